@@ -1,0 +1,127 @@
+/*
+ * Authentication: plain Login, the MD5 Challenge/Login pair, Logoff.
+ * Every failure looks the same on the wire (a delayed "Authentication
+ * failed" and a close); the log says what really happened.
+ */
+#include "auth.h"
+#include "core.h"
+#include "session.h"
+
+#include <string.h>
+#include <sys/random.h>
+
+gboolean amid_auth_equal(const char *a, const char *b)
+{
+	gsize la = strlen(a), lb = strlen(b);
+	guchar diff = la != lb;
+	for (gsize i = 0; i < la; i++)
+		diff |= (guchar)a[i] ^ (guchar)b[i % (lb ? lb : 1)];
+	return diff == 0;
+}
+
+void amid_auth_new_challenge(char *out, gsize size)
+{
+	guint64 r = 0;
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		g_error("getrandom failed: %s", g_strerror(errno));
+	/* 16 digits, first one non-zero. */
+	r = 1000000000000000ULL + r % 9000000000000000ULL;
+	g_snprintf(out, size, "%" G_GUINT64_FORMAT, r);
+}
+
+gboolean amid_auth_md5_ok(const char *challenge, const char *secret,
+			  const char *key)
+{
+	g_autoptr(GChecksum) md5 = g_checksum_new(G_CHECKSUM_MD5);
+	g_checksum_update(md5, (const guchar *)challenge, (gssize)strlen(challenge));
+	g_checksum_update(md5, (const guchar *)secret, (gssize)strlen(secret));
+	return amid_auth_equal(g_checksum_get_string(md5), key);
+}
+
+static int fail(AmiSession *s, const AmiMessage *m, const char *event,
+		const char *user, const char *why)
+{
+	g_message("%s failed to authenticate as '%s'", s->peer, user);
+	amid_log_security(event, user, s->peer, why);
+	amid_session_login_failed(s, m);
+	return AMI_SUCCESS;
+}
+
+/* Login: Username + Secret, or AuthType: MD5 + Key after a Challenge. */
+static int action_login(AmiSession *s, const AmiMessage *m)
+{
+	if (s->authenticated) {
+		ami_send_ack(s, m, "Already authenticated");
+		return AMI_SUCCESS;
+	}
+	const char *username = ami_get_header(m, "Username");
+	g_autoptr(AmidConfig) c = amid_core_config();
+	const AmidUser *u = *username ? amid_config_find_user(c, username)
+				      : NULL;
+	if (!u) {
+		g_message("%s tried to authenticate with nonexistent user '%s'",
+			  s->peer, username);
+		return fail(s, m, "InvalidAccountID", username, "unknown user");
+	}
+	if (!u->secret)
+		return fail(s, m, "InvalidPassword", username,
+			    "user has no secret");
+
+	if (!g_ascii_strcasecmp(ami_get_header(m, "AuthType"), "MD5")) {
+		if (!s->challenge[0])
+			return fail(s, m, "ChallengeResponseFailed", username,
+				    "MD5 login without Challenge");
+		if (!amid_auth_md5_ok(s->challenge, u->secret,
+				      ami_get_header(m, "Key")))
+			return fail(s, m, "ChallengeResponseFailed", username,
+				    "wrong MD5 key");
+	} else if (!amid_auth_equal(ami_get_header(m, "Secret"), u->secret)) {
+		return fail(s, m, "InvalidPassword", username, "wrong secret");
+	}
+
+	const char *events = ami_get_header(m, "Events");
+	int mask = *events ? ami_parse_event_mask(events) : AMI_EVENT_FLAG_ALL;
+	if (mask < 0)
+		mask = AMI_EVENT_FLAG_ALL;
+
+	ami_send_ack(s, m, "Authentication accepted");
+	amid_session_login_ok(s, username, u->readperm, u->writeperm, mask,
+			      u->displayconnects, u->writetimeout_ms);
+	return AMI_SUCCESS;
+}
+
+/* Challenge: AuthType MD5 → the session's challenge string. */
+static int action_challenge(AmiSession *s, const AmiMessage *m)
+{
+	if (g_ascii_strcasecmp(ami_get_header(m, "AuthType"), "MD5") != 0) {
+		ami_send_error(s, m, "Must specify AuthType");
+		return AMI_SUCCESS;
+	}
+	if (!s->challenge[0])
+		amid_auth_new_challenge(s->challenge, sizeof(s->challenge));
+	ami_send_start_ack(s, m);
+	ami_append(s, "Challenge: %s\r\n\r\n", s->challenge);
+	return AMI_SUCCESS;
+}
+
+/* Logoff: Goodbye, then close. */
+static int action_logoff(AmiSession *s, const AmiMessage *m)
+{
+	ami_send_response(s, m, "Goodbye", "Thanks for all the fish.");
+	return AMI_DESTROY;
+}
+
+void amid_auth_register(void)
+{
+	ami_manager_register2("Login", 0, action_login, NULL,
+			      "Log in to the manager.",
+			      "Username and Secret, or AuthType: MD5, "
+			      "Username and Key after a Challenge.  "
+			      "Events: sets the session's event mask.");
+	ami_manager_register2("Challenge", 0, action_challenge, NULL,
+			      "Get a challenge for MD5 login.",
+			      "AuthType: MD5.  Login then sends Key: the hex "
+			      "MD5 of the challenge followed by the secret.");
+	ami_manager_register2("Logoff", 0, action_logoff, NULL,
+			      "Log off and close the session.", NULL);
+}

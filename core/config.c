@@ -1,0 +1,343 @@
+/*
+ * Reading amid.conf with libconfig.  Option names and defaults follow
+ * Asterisk's manager.conf; every error names file:line.
+ */
+#include "config.h"
+#include "perms.h"
+
+#include <libconfig.h>
+#include <string.h>
+
+G_DEFINE_QUARK(amid-config-error-quark, amid_config_error)
+
+#define DEFAULT_MODULEDIR "/usr/lib/amid/modules"
+
+static void user_free(gpointer p)
+{
+	AmidUser *u = p;
+	g_free(u->username);
+	g_free(u->secret);
+	g_free(u);
+}
+
+static AmidConfig *config_new(const char *path)
+{
+	AmidConfig *c = g_new0(AmidConfig, 1);
+	c->refcount = 1;
+	c->path = g_strdup(path);
+	c->enabled = TRUE;
+	c->bindaddr = g_strdup("127.0.0.1");
+	c->port = 5038;
+	c->ami_version = g_strdup("1.1");
+	c->authtimeout_s = 30;
+	c->authlimit = 50;
+	c->displayconnects = TRUE;
+	c->systemname = g_strdup("");
+	c->queuelimit = 4 * 1024 * 1024;
+	c->writetimeout_ms = 100;
+	c->authfaildelay_ms = 1000;
+	c->moduledir = g_strdup(DEFAULT_MODULEDIR);
+	c->load = g_ptr_array_new_with_free_func(g_free);
+	c->noload = g_ptr_array_new_with_free_func(g_free);
+	c->users = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					 user_free);
+	return c;
+}
+
+AmidConfig *amid_config_ref(AmidConfig *c)
+{
+	g_atomic_int_inc(&c->refcount);
+	return c;
+}
+
+void amid_config_unref(AmidConfig *c)
+{
+	if (!c || !g_atomic_int_dec_and_test(&c->refcount))
+		return;
+	g_free(c->path);
+	g_free(c->bindaddr);
+	g_free(c->ami_version);
+	g_free(c->systemname);
+	g_free(c->moduledir);
+	g_ptr_array_unref(c->load);
+	g_ptr_array_unref(c->noload);
+	g_hash_table_unref(c->users);
+	g_free(c);
+}
+
+const AmidUser *amid_config_find_user(const AmidConfig *c, const char *name)
+{
+	g_autofree char *key = g_ascii_strdown(name, -1);
+	return g_hash_table_lookup(c->users, key);
+}
+
+/* ------------------------------------------------------------ helpers */
+
+typedef struct {
+	const char *path;
+	GError **error;
+} Ctx;
+
+static gboolean fail(Ctx *x, const config_setting_t *s, const char *fmt, ...)
+	G_GNUC_PRINTF(3, 4);
+
+static gboolean fail(Ctx *x, const config_setting_t *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	const char *file = s && config_setting_source_file(s)
+				   ? config_setting_source_file(s)
+				   : x->path;
+	g_set_error(x->error, AMID_CONFIG_ERROR, 1, "%s:%u: %s", file,
+		    s ? config_setting_source_line(s) : 0, msg);
+	return FALSE;
+}
+
+static void warn(Ctx *x, const config_setting_t *s, const char *fmt, ...)
+	G_GNUC_PRINTF(3, 4);
+
+static void warn(Ctx *x, const config_setting_t *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	g_warning("%s:%u: %s", x->path, s ? config_setting_source_line(s) : 0,
+		  msg);
+}
+
+static gboolean get_bool(Ctx *x, config_setting_t *s, gboolean *out)
+{
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return fail(x, s, "'%s' must be true or false",
+			    config_setting_name(s));
+	*out = config_setting_get_bool(s);
+	return TRUE;
+}
+
+static gboolean get_int(Ctx *x, config_setting_t *s, int min, int max,
+			int *out)
+{
+	int t = config_setting_type(s);
+	if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
+		return fail(x, s, "'%s' must be a whole number",
+			    config_setting_name(s));
+	long long v = config_setting_get_int64(s);
+	if (v < min || v > max)
+		return fail(x, s, "'%s' must be between %d and %d (got %lld)",
+			    config_setting_name(s), min, max, v);
+	*out = (int)v;
+	return TRUE;
+}
+
+static gboolean get_string(Ctx *x, config_setting_t *s, char **out)
+{
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return fail(x, s, "'%s' must be a string",
+			    config_setting_name(s));
+	g_free(*out);
+	*out = g_strdup(config_setting_get_string(s));
+	return TRUE;
+}
+
+static gboolean get_string_list(Ctx *x, config_setting_t *s, GPtrArray *out)
+{
+	if (!config_setting_is_aggregate(s))
+		return fail(x, s, "'%s' must be a list of strings",
+			    config_setting_name(s));
+	for (int i = 0; i < config_setting_length(s); i++) {
+		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING)
+			return fail(x, e, "'%s' must hold strings only",
+				    config_setting_name(s));
+		g_ptr_array_add(out, g_strdup(config_setting_get_string(e)));
+	}
+	return TRUE;
+}
+
+static gboolean get_classes(Ctx *x, config_setting_t *s, int *out)
+{
+	g_autofree char *list = NULL;
+	if (!get_string(x, s, &list))
+		return FALSE;
+	g_autofree char *unknown = NULL;
+	*out = amid_perms_parse_list(list, &unknown);
+	if (unknown)
+		warn(x, s, "'%s': unknown event class(es) '%s' ignored",
+		     config_setting_name(s), unknown);
+	return TRUE;
+}
+
+/* ------------------------------------------------------------ groups */
+
+static gboolean read_general(Ctx *x, AmidConfig *c, config_setting_t *g)
+{
+	int qlimit = (int)c->queuelimit;
+	for (int i = 0; i < config_setting_length(g); i++) {
+		config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *k = config_setting_name(s);
+		gboolean ok;
+		if (!strcmp(k, "enabled"))
+			ok = get_bool(x, s, &c->enabled);
+		else if (!strcmp(k, "bindaddr"))
+			ok = get_string(x, s, &c->bindaddr);
+		else if (!strcmp(k, "port"))
+			ok = get_int(x, s, 0, 65535, &c->port);
+		else if (!strcmp(k, "ami_version"))
+			ok = get_string(x, s, &c->ami_version);
+		else if (!strcmp(k, "authtimeout"))
+			ok = get_int(x, s, 1, 86400, &c->authtimeout_s);
+		else if (!strcmp(k, "authlimit"))
+			ok = get_int(x, s, 1, 1000000, &c->authlimit);
+		else if (!strcmp(k, "timestampevents"))
+			ok = get_bool(x, s, &c->timestampevents);
+		else if (!strcmp(k, "displayconnects"))
+			ok = get_bool(x, s, &c->displayconnects);
+		else if (!strcmp(k, "systemname"))
+			ok = get_string(x, s, &c->systemname);
+		else if (!strcmp(k, "workers"))
+			ok = get_int(x, s, 0, 256, &c->workers);
+		else if (!strcmp(k, "queuelimit"))
+			ok = get_int(x, s, 65536, G_MAXINT, &qlimit);
+		else if (!strcmp(k, "writetimeout"))
+			ok = get_int(x, s, 100, 3600000, &c->writetimeout_ms);
+		else if (!strcmp(k, "authfaildelay"))
+			ok = get_int(x, s, 0, 60000, &c->authfaildelay_ms);
+		else {
+			warn(x, s, "unknown option 'general.%s' ignored", k);
+			ok = TRUE;
+		}
+		if (!ok)
+			return FALSE;
+	}
+	c->queuelimit = (gsize)qlimit;
+	return TRUE;
+}
+
+static gboolean read_modules(Ctx *x, AmidConfig *c, config_setting_t *g)
+{
+	for (int i = 0; i < config_setting_length(g); i++) {
+		config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *k = config_setting_name(s);
+		gboolean ok;
+		if (!strcmp(k, "directory"))
+			ok = get_string(x, s, &c->moduledir);
+		else if (!strcmp(k, "autoload"))
+			ok = get_bool(x, s, &c->autoload);
+		else if (!strcmp(k, "load"))
+			ok = get_string_list(x, s, c->load);
+		else if (!strcmp(k, "noload"))
+			ok = get_string_list(x, s, c->noload);
+		else {
+			warn(x, s, "unknown option 'modules.%s' ignored", k);
+			ok = TRUE;
+		}
+		if (!ok)
+			return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean read_user(Ctx *x, AmidConfig *c, config_setting_t *g)
+{
+	if (!config_setting_is_group(g))
+		return fail(x, g, "each entry of 'users' must be a group { … }");
+
+	AmidUser *u = g_new0(AmidUser, 1);
+	u->displayconnects = c->displayconnects;
+	u->writetimeout_ms = c->writetimeout_ms;
+	gboolean ok = TRUE;
+	for (int i = 0; ok && i < config_setting_length(g); i++) {
+		config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *k = config_setting_name(s);
+		if (!strcmp(k, "username"))
+			ok = get_string(x, s, &u->username);
+		else if (!strcmp(k, "secret"))
+			ok = get_string(x, s, &u->secret);
+		else if (!strcmp(k, "read"))
+			ok = get_classes(x, s, &u->readperm);
+		else if (!strcmp(k, "write"))
+			ok = get_classes(x, s, &u->writeperm);
+		else if (!strcmp(k, "displayconnects"))
+			ok = get_bool(x, s, &u->displayconnects);
+		else if (!strcmp(k, "writetimeout"))
+			ok = get_int(x, s, 100, 3600000, &u->writetimeout_ms);
+		else
+			warn(x, s, "unknown user option '%s' ignored", k);
+	}
+	if (ok && (!u->username || !*u->username))
+		ok = fail(x, g, "user without 'username'");
+	if (ok && strlen(u->username) > 79)
+		ok = fail(x, g, "username longer than 79 characters");
+	if (!ok) {
+		user_free(u);
+		return FALSE;
+	}
+	char *key = g_ascii_strdown(u->username, -1);
+	if (g_hash_table_contains(c->users, key)) {
+		g_free(key);
+		fail(x, g, "user '%s' defined twice", u->username);
+		user_free(u);
+		return FALSE;
+	}
+	g_hash_table_insert(c->users, key, u);
+	return TRUE;
+}
+
+static gboolean read_root(Ctx *x, AmidConfig *c, config_setting_t *root)
+{
+	for (int i = 0; i < config_setting_length(root); i++) {
+		config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+		const char *k = config_setting_name(s);
+		if (!strcmp(k, "general") || !strcmp(k, "modules")) {
+			if (!config_setting_is_group(s))
+				return fail(x, s, "'%s' must be a group { … }", k);
+			if (!(k[0] == 'g' ? read_general(x, c, s)
+					  : read_modules(x, c, s)))
+				return FALSE;
+		} else if (!strcmp(k, "users")) {
+			if (!config_setting_is_list(s))
+				return fail(x, s, "'users' must be a list ( … )");
+			for (int j = 0; j < config_setting_length(s); j++)
+				if (!read_user(x, c,
+					       config_setting_get_elem(s, (unsigned)j)))
+					return FALSE;
+		} else if (!strcmp(k, "http")) {
+			/* read by mod_http */
+		} else {
+			warn(x, s, "unknown section '%s' ignored", k);
+		}
+	}
+	return TRUE;
+}
+
+AmidConfig *amid_config_load(const char *path, GError **error)
+{
+	config_t cf;
+	config_init(&cf);
+	Ctx x = {path, error};
+
+	if (!config_read_file(&cf, path)) {
+		if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
+			g_set_error(error, AMID_CONFIG_ERROR, 1,
+				    "%s: cannot read file", path);
+		else
+			g_set_error(error, AMID_CONFIG_ERROR, 1, "%s:%d: %s",
+				    config_error_file(&cf) ? config_error_file(&cf)
+							   : path,
+				    config_error_line(&cf),
+				    config_error_text(&cf));
+		config_destroy(&cf);
+		return NULL;
+	}
+	AmidConfig *c = config_new(path);
+	gboolean ok = read_root(&x, c, config_root_setting(&cf));
+	config_destroy(&cf);
+	if (!ok) {
+		amid_config_unref(c);
+		return NULL;
+	}
+	return c;
+}

@@ -1,0 +1,69 @@
+/*
+ * Configuration: the libconfig file read into an immutable, refcounted
+ * AmidConfig.  A reload builds a new one; the old one lives on while
+ * anything still holds a reference.
+ */
+#ifndef AMID_CONFIG_H
+#define AMID_CONFIG_H
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+	char *username; /* as configured */
+	char *secret; /* NULL: no secret, login impossible */
+	int readperm;
+	int writeperm;
+	gboolean displayconnects;
+	int writetimeout_ms;
+} AmidUser;
+
+typedef struct {
+	gint refcount;
+	char *path;
+
+	/* general */
+	gboolean enabled;
+	char *bindaddr;
+	int port;
+	char *ami_version;
+	int authtimeout_s;
+	int authlimit;
+	gboolean timestampevents;
+	gboolean displayconnects;
+	char *systemname;
+	int workers; /* 0 = number of cores */
+	gsize queuelimit; /* bytes */
+	int writetimeout_ms; /* default for users */
+	int authfaildelay_ms;
+
+	/* modules */
+	char *moduledir;
+	gboolean autoload;
+	GPtrArray *load; /* char*, in order */
+	GPtrArray *noload; /* char* */
+
+	/* users: key = lower-case username */
+	GHashTable *users; /* char* -> AmidUser* */
+} AmidConfig;
+
+/**
+ * Read and validate @path.  On error returns NULL and sets @error with
+ * "file:line: what is wrong".  Warnings (unknown keys or class names) are
+ * logged.
+ */
+AmidConfig *amid_config_load(const char *path, GError **error);
+AmidConfig *amid_config_ref(AmidConfig *c);
+void amid_config_unref(AmidConfig *c);
+/** Case-insensitive user lookup; borrowed from @c. */
+const AmidUser *amid_config_find_user(const AmidConfig *c, const char *name);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(AmidConfig, amid_config_unref)
+
+#define AMID_CONFIG_ERROR (amid_config_error_quark())
+GQuark amid_config_error_quark(void);
+
+G_END_DECLS
+
+#endif

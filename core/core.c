@@ -1,0 +1,133 @@
+/* Process-wide daemon state and the ami_core_* information calls. */
+#include "core.h"
+
+#include <amid/manager.h>
+
+static GMutex lock;
+static AmidConfig *current;
+static gint timestampevents;
+static gint64 startup_time;
+static gint64 reload_time;
+static gint booted;
+static gint unauth;
+
+void amid_core_set_config(AmidConfig *c)
+{
+	g_mutex_lock(&lock);
+	AmidConfig *old = current;
+	current = c ? amid_config_ref(c) : NULL;
+	g_atomic_int_set(&timestampevents, c ? c->timestampevents : 0);
+	reload_time = g_get_real_time();
+	g_mutex_unlock(&lock);
+	if (old)
+		amid_config_unref(old);
+}
+
+AmidConfig *amid_core_config(void)
+{
+	g_mutex_lock(&lock);
+	AmidConfig *c = current ? amid_config_ref(current) : NULL;
+	g_mutex_unlock(&lock);
+	return c;
+}
+
+gboolean amid_core_timestampevents(void)
+{
+	return g_atomic_int_get(&timestampevents);
+}
+
+void amid_core_mark_started(void)
+{
+	startup_time = g_get_real_time();
+}
+
+void amid_core_mark_booted(void)
+{
+	g_atomic_int_set(&booted, 1);
+}
+
+gboolean amid_core_unauth_try_add(int limit)
+{
+	int n = g_atomic_int_add(&unauth, 1);
+	if (n >= limit) {
+		g_atomic_int_add(&unauth, -1);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+void amid_core_unauth_remove(void)
+{
+	g_atomic_int_add(&unauth, -1);
+}
+
+GBytes *amid_core_fullybooted_event(void)
+{
+	gint64 now = g_get_real_time();
+	gint64 up = (now - startup_time) / G_USEC_PER_SEC;
+	gint64 rel = (now - reload_time) / G_USEC_PER_SEC;
+	char *text = g_strdup_printf("Event: FullyBooted\r\n"
+				     "Privilege: system,all\r\n"
+				     "Uptime: %" G_GINT64_FORMAT "\r\n"
+				     "LastReload: %" G_GINT64_FORMAT "\r\n"
+				     "Status: Fully Booted\r\n\r\n",
+				     up, rel);
+	return g_bytes_new_take(text, strlen(text));
+}
+
+void amid_log_security(const char *event, const char *user, const char *peer,
+		       const char *reason)
+{
+	/* One stable shape; fail2ban matches on "SECURITY event=… peer=…". */
+	g_message("SECURITY event=%s user=\"%s\" peer=%s reason=\"%s\"", event,
+		  user ? user : "", peer ? peer : "-", reason ? reason : "");
+}
+
+AMI_API const char *ami_core_ami_version(void)
+{
+	static char *cached; /* leaks one copy per distinct value, by design */
+	g_autoptr(AmidConfig) c = amid_core_config();
+	const char *v = c ? c->ami_version : "1.1";
+	g_mutex_lock(&lock);
+	if (!cached || g_strcmp0(cached, v) != 0)
+		cached = g_strdup(v);
+	const char *r = cached;
+	g_mutex_unlock(&lock);
+	return r;
+}
+
+AMI_API const char *ami_core_version(void)
+{
+	return PACKAGE_VERSION;
+}
+
+AMI_API const char *ami_core_system_name(void)
+{
+	static char *cached;
+	g_autoptr(AmidConfig) c = amid_core_config();
+	const char *v = c ? c->systemname : "";
+	g_mutex_lock(&lock);
+	if (!cached || g_strcmp0(cached, v) != 0)
+		cached = g_strdup(v);
+	const char *r = cached;
+	g_mutex_unlock(&lock);
+	return r;
+}
+
+AMI_API gint64 ami_core_startup_time(void)
+{
+	return startup_time;
+}
+
+AMI_API gint64 ami_core_reload_time(void)
+{
+	g_mutex_lock(&lock);
+	gint64 t = reload_time;
+	g_mutex_unlock(&lock);
+	return t;
+}
+
+AMI_API gboolean ami_core_fully_booted(void)
+{
+	return g_atomic_int_get(&booted);
+}

@@ -1,0 +1,38 @@
+/*
+ * Process-wide state of the daemon (never exported to modules): the current
+ * configuration, start-up and boot flags, and the counters the listener
+ * needs.  Everything here is thread safe.
+ */
+#ifndef AMID_CORE_H
+#define AMID_CORE_H
+
+#include <glib.h>
+#include "config.h"
+
+G_BEGIN_DECLS
+
+/** Install @c as the current configuration (takes a reference). */
+void amid_core_set_config(AmidConfig *c);
+/** The current configuration (transfer full: amid_config_unref). */
+AmidConfig *amid_core_config(void);
+/** Frequently read settings, without taking a reference. */
+gboolean amid_core_timestampevents(void);
+
+void amid_core_mark_started(void);
+/** Set the fully-booted flag (once). */
+void amid_core_mark_booted(void);
+
+/** Unauthenticated session accounting for authlimit. */
+gboolean amid_core_unauth_try_add(int limit);
+void amid_core_unauth_remove(void);
+
+/** FullyBooted event text (transfer full). */
+GBytes *amid_core_fullybooted_event(void);
+
+/** Security log line in the stable, fail2ban-friendly format. */
+void amid_log_security(const char *event, const char *user,
+		       const char *peer, const char *reason);
+
+G_END_DECLS
+
+#endif

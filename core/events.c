@@ -1,0 +1,58 @@
+/*
+ * Raising events: format once into an immutable GBytes, hand a reference
+ * to every worker, which queues it to each of its sessions whose mask
+ * admits it.
+ */
+#include "core.h"
+#include "worker.h"
+
+#include <errno.h>
+#include <string.h>
+
+static gboolean valid_name(const char *name)
+{
+	if (!name || !*name)
+		return FALSE;
+	for (const char *c = name; *c; c++)
+		if (*c == '\r' || *c == '\n' || *c == ':')
+			return FALSE;
+	return TRUE;
+}
+
+AMI_API int ami_manager_event_va(int category, const char *event,
+				 const char *fmt, va_list ap)
+{
+	if (!valid_name(event))
+		return -EINVAL;
+
+	g_autofree char *priv = ami_authority_to_str(category);
+	GString *text = g_string_sized_new(256);
+	g_string_append_printf(text, "Event: %s\r\nPrivilege: %s\r\n", event,
+			       priv);
+	if (amid_core_timestampevents()) {
+		gint64 now = g_get_real_time();
+		g_string_append_printf(text, "Timestamp: %" G_GINT64_FORMAT ".%06d\r\n",
+				       now / G_USEC_PER_SEC,
+				       (int)(now % G_USEC_PER_SEC));
+	}
+	if (fmt)
+		g_string_append_vprintf(text, fmt, ap);
+	if (text->len < 2 || strcmp(text->str + text->len - 2, "\r\n") != 0)
+		g_string_append(text, "\r\n");
+	g_string_append(text, "\r\n");
+
+	gsize len = text->len;
+	g_autoptr(GBytes) ev = g_bytes_new_take(g_string_free(text, FALSE), len);
+	amid_workers_publish(category, ev);
+	return 0;
+}
+
+AMI_API int ami_manager_event(int category, const char *event,
+			      const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = ami_manager_event_va(category, event, fmt, ap);
+	va_end(ap);
+	return r;
+}

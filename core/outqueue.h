@@ -1,0 +1,35 @@
+/*
+ * A session's output queue: a ring of references to immutable GBytes
+ * (events are shared by every session that receives them), flushed with
+ * one writev() of up to IOV_MAX entries.
+ */
+#ifndef AMID_OUTQUEUE_H
+#define AMID_OUTQUEUE_H
+
+#include <glib.h>
+#include <sys/types.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+	GBytes **items; /* ring; NULL while empty and never used */
+	guint head; /* index of the first item */
+	guint count;
+	guint cap;
+	gsize first_off; /* bytes of items[head] already written */
+	gsize bytes; /* bytes queued and not yet written */
+} AmidOutQueue;
+
+/** Queue a reference to @b (the queue takes its own ref). */
+void amid_outqueue_push(AmidOutQueue *q, GBytes *b);
+/**
+ * Write as much as the socket takes.  Returns bytes written (>= 0), or -1
+ * with errno set (EAGAIN when the socket is full and nothing was written).
+ */
+gssize amid_outqueue_flush(AmidOutQueue *q, int fd);
+/** Drop everything and free the ring. */
+void amid_outqueue_clear(AmidOutQueue *q);
+
+G_END_DECLS
+
+#endif

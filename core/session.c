@@ -1,0 +1,551 @@
+/*
+ * A TCP manager session: reading and parsing input, running actions in
+ * order, queueing output, and the per-session deadlines (auth timeout,
+ * delayed login failure, WaitEvent, write stall).
+ */
+#include "session.h"
+#include "actions.h"
+#include "core.h"
+#include "worker.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#define READ_CHUNK 16384
+#define READS_PER_PASS 4
+/* Input kept while actions are paused before we stop reading the socket. */
+#define PAUSED_INPUT_LIMIT (2 * AMID_MAX_MESSAGE)
+
+static gint64 next_id = 1;
+
+AmiSession *amid_session_new(AmidWorker *w, int fd, const char *peer)
+{
+	g_autoptr(AmidConfig) c = amid_core_config();
+	AmiSession *s = g_new0(AmiSession, 1);
+	s->worker = w;
+	s->fd = fd;
+	s->id = (guint64)g_atomic_pointer_add(&next_id, 1);
+	g_strlcpy(s->peer, peer, sizeof(s->peer));
+	s->event_mask = AMI_EVENT_FLAG_ALL;
+	s->displayconnects = c->displayconnects;
+	s->writetimeout_ms = c->writetimeout_ms;
+	s->authed_index = -1;
+	s->auth_deadline = g_get_monotonic_time() +
+			   (gint64)c->authtimeout_s * G_USEC_PER_SEC;
+	amid_parser_init(&s->parser);
+
+	g_autofree char *banner =
+		g_strdup_printf("Asterisk Call Manager/%s\r\n", c->ami_version);
+	amid_session_queue_str(s, banner);
+	amid_worker_set_timed(w, s);
+	return s;
+}
+
+void amid_session_free(AmiSession *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	if (!s->authenticated)
+		amid_core_unauth_remove();
+	amid_outqueue_clear(&s->out);
+	amid_parser_clear(&s->parser);
+	if (s->reply)
+		g_string_free(s->reply, TRUE);
+	g_free(s->username);
+	g_free(s->fail_reply);
+	g_free(s->wait_idline);
+	g_free(s);
+}
+
+/* ------------------------------------------------------------- output */
+
+void amid_session_queue(AmiSession *s, GBytes *b)
+{
+	if (s->dead)
+		return;
+	amid_outqueue_push(&s->out, b);
+	g_autoptr(AmidConfig) c = NULL;
+	if (s->out.bytes > 65536) {
+		c = amid_core_config();
+		if (s->out.bytes > c->queuelimit) {
+			g_warning("Session %s%s%s from %s: output queue over "
+				  "%zu bytes, disconnecting a client that "
+				  "does not read",
+				  s->username ? "'" : "",
+				  s->username ? s->username : "",
+				  s->username ? "'" : "", s->peer,
+				  c->queuelimit);
+			amid_log_security("QueueOverflow", s->username,
+					  s->peer, "client stopped reading");
+			amid_session_close(s, "queue limit");
+			return;
+		}
+	}
+	amid_worker_mark_dirty(s->worker, s);
+}
+
+void amid_session_queue_str(AmiSession *s, const char *text)
+{
+	g_autoptr(GBytes) b = g_bytes_new(text, strlen(text));
+	amid_session_queue(s, b);
+}
+
+/* Move what the running action wrote into the output queue. */
+static void commit_reply(AmiSession *s)
+{
+	if (!s->reply || s->reply->len == 0)
+		return;
+	g_autoptr(GBytes) b = g_bytes_new(s->reply->str, s->reply->len);
+	g_string_truncate(s->reply, 0);
+	if (s->reply->allocated_len > 4096) {
+		g_string_free(s->reply, TRUE);
+		s->reply = NULL;
+	}
+	amid_session_queue(s, b);
+}
+
+void amid_session_flush(AmiSession *s)
+{
+	if (s->dead)
+		return;
+	if (s->out.count) {
+		gssize w = amid_outqueue_flush(&s->out, s->fd);
+		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			amid_session_close(s, "write error");
+			return;
+		}
+		if (s->out.count) {
+			if (w > 0 || s->stall_since == 0) {
+				s->stall_since = g_get_monotonic_time();
+				amid_worker_set_timed(s->worker, s);
+			}
+		} else {
+			s->stall_since = 0;
+		}
+	}
+	if (s->closing && s->out.count == 0) {
+		amid_session_close(s, "closing");
+		return;
+	}
+	amid_worker_update_epoll(s->worker, s);
+}
+
+void amid_session_close(AmiSession *s, const char *why)
+{
+	if (s->dead)
+		return;
+	s->dead = TRUE;
+	if (s->authenticated) {
+		if (s->displayconnects)
+			g_message("Manager '%s' logged off from %s",
+				  s->username, s->peer);
+	} else if (s->displayconnects) {
+		g_message("Connect attempt from '%s' unable to authenticate",
+			  s->peer);
+	}
+	g_debug("session %" G_GUINT64_FORMAT " closed: %s", s->id, why);
+	amid_worker_bury(s->worker, s);
+}
+
+/* ------------------------------------------------------------- replies */
+
+static GString *reply_buf(AmiSession *s)
+{
+	if (!s->reply)
+		s->reply = g_string_sized_new(256);
+	return s->reply;
+}
+
+static void append_actionid(GString *out, const AmiMessage *m)
+{
+	const char *id = ami_get_header(m, "ActionID");
+	if (*id) {
+		g_string_append(out, "ActionID: ");
+		g_string_append(out, id);
+		g_string_append(out, "\r\n");
+	}
+}
+
+AMI_API char *ami_action_id_line(const AmiMessage *m)
+{
+	GString *out = g_string_new(NULL);
+	append_actionid(out, m);
+	return g_string_free(out, FALSE);
+}
+
+AMI_API void ami_send_response(AmiSession *s, const AmiMessage *m,
+			       const char *resp, const char *msg)
+{
+	GString *out = reply_buf(s);
+	g_string_append_printf(out, "Response: %s\r\n", resp);
+	append_actionid(out, m);
+	if (msg)
+		g_string_append_printf(out, "Message: %s\r\n", msg);
+	g_string_append(out, "\r\n");
+}
+
+AMI_API void ami_send_ack(AmiSession *s, const AmiMessage *m, const char *msg)
+{
+	ami_send_response(s, m, "Success", msg);
+}
+
+AMI_API void ami_send_error(AmiSession *s, const AmiMessage *m,
+			    const char *msg)
+{
+	ami_send_response(s, m, "Error", msg ? msg : "");
+}
+
+AMI_API void ami_send_error_va(AmiSession *s, const AmiMessage *m,
+			       const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	ami_send_error(s, m, msg);
+}
+
+AMI_API void ami_send_listack(AmiSession *s, const AmiMessage *m,
+			      const char *msg, const char *listflag)
+{
+	GString *out = reply_buf(s);
+	g_string_append(out, "Response: Success\r\n");
+	append_actionid(out, m);
+	if (listflag)
+		g_string_append_printf(out, "EventList: %s\r\n", listflag);
+	if (msg)
+		g_string_append_printf(out, "Message: %s\r\n", msg);
+	g_string_append(out, "\r\n");
+}
+
+AMI_API void ami_send_start_ack(AmiSession *s, const AmiMessage *m)
+{
+	GString *out = reply_buf(s);
+	g_string_append(out, "Response: Success\r\n");
+	append_actionid(out, m);
+}
+
+AMI_API void ami_send_list_complete_start(AmiSession *s, const AmiMessage *m,
+					  const char *event_name, int count)
+{
+	GString *out = reply_buf(s);
+	g_string_append_printf(out, "Event: %s\r\n", event_name);
+	append_actionid(out, m);
+	g_string_append_printf(out, "EventList: Complete\r\nListItems: %d\r\n",
+			       count);
+}
+
+AMI_API void ami_send_list_complete_end(AmiSession *s)
+{
+	g_string_append(reply_buf(s), "\r\n");
+}
+
+AMI_API void ami_append(AmiSession *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	g_string_append_vprintf(reply_buf(s), fmt, ap);
+	va_end(ap);
+}
+
+/* ------------------------------------------------------------- queries */
+
+AMI_API gboolean ami_session_is_authenticated(const AmiSession *s)
+{
+	return s->authenticated;
+}
+
+AMI_API const char *ami_session_username(const AmiSession *s)
+{
+	return s->username ? s->username : "";
+}
+
+AMI_API const char *ami_session_peer(const AmiSession *s)
+{
+	return s->peer;
+}
+
+AMI_API int ami_session_readperm(const AmiSession *s)
+{
+	return s->readperm;
+}
+
+AMI_API int ami_session_writeperm(const AmiSession *s)
+{
+	return s->writeperm;
+}
+
+AMI_API void ami_session_set_event_mask(AmiSession *s, int mask)
+{
+	s->event_mask = mask;
+}
+
+/* ------------------------------------------------------------- dispatch */
+
+static gboolean is_auth_action(const char *action)
+{
+	return !g_ascii_strcasecmp(action, "Login") ||
+	       !g_ascii_strcasecmp(action, "Logoff") ||
+	       !g_ascii_strcasecmp(action, "Challenge");
+}
+
+static void handle_message(AmiSession *s, const AmiMessage *m)
+{
+	if (m->flags) {
+		g_warning("Discarding message from %s: %s", s->peer,
+			  amid_message_flag_error(m->flags));
+		ami_send_error(s, m, amid_message_flag_error(m->flags));
+		commit_reply(s);
+		return;
+	}
+	const char *action = amid_message_action(m);
+	if (!*action) {
+		ami_send_error(s, m, "Missing action in request");
+		commit_reply(s);
+		return;
+	}
+	if (!s->authenticated && !is_auth_action(action)) {
+		ami_send_error(s, m, "Permission denied");
+		commit_reply(s);
+		return;
+	}
+
+	AmidAction *a = NULL;
+	switch (amid_actions_acquire(action, s->writeperm, &a)) {
+	case AMID_LOOKUP_UNKNOWN:
+		ami_send_error_va(s, m,
+				  "Invalid/unknown command: %s. Use Action: "
+				  "ListCommands to show available commands.",
+				  action);
+		break;
+	case AMID_LOOKUP_DENIED:
+		amid_log_security("RequestNotAllowed", s->username, s->peer,
+				  action);
+		ami_send_error(s, m, "Permission denied");
+		break;
+	case AMID_LOOKUP_FOUND: {
+		int ret = amid_action_call(a, s, m);
+		amid_action_release(a);
+		if (ret != AMI_SUCCESS) {
+			s->closing = TRUE;
+			s->paused = TRUE;
+		}
+		break;
+	}
+	}
+	commit_reply(s);
+}
+
+/* Run every complete message while the session is not paused. */
+static void process_input(AmiSession *s)
+{
+	while (!s->dead && !s->paused && !s->closing) {
+		AmiMessage *m;
+		AmidParseResult r = amid_parser_next(&s->parser, &m);
+		if (r == AMID_PARSE_NEED_MORE)
+			break;
+		if (r == AMID_PARSE_ABUSE) {
+			g_warning("Disconnecting %s: over %d bytes of "
+				  "unparseable input",
+				  s->peer, AMID_MAX_GARBAGE);
+			amid_log_security("RequestBadFormat", s->username,
+					  s->peer, "unparseable input flood");
+			amid_session_close(s, "garbage");
+			return;
+		}
+		handle_message(s, m);
+		amid_message_reset(m);
+	}
+	if (!s->dead)
+		amid_parser_shrink(&s->parser);
+}
+
+static void complete_wait(AmiSession *s)
+{
+	g_autofree char *text = g_strdup_printf(
+		"Event: WaitEventComplete\r\n%s\r\n",
+		s->wait_idline ? s->wait_idline : "");
+	amid_session_queue_str(s, text);
+	s->waiting = FALSE;
+	s->wait_deadline = 0;
+	g_clear_pointer(&s->wait_idline, g_free);
+	s->paused = FALSE;
+	process_input(s);
+}
+
+void amid_session_event_delivered(AmiSession *s)
+{
+	if (s->waiting && !s->dead)
+		complete_wait(s);
+}
+
+void amid_session_on_readable(AmiSession *s)
+{
+	gboolean got = FALSE;
+	for (int i = 0; i < READS_PER_PASS && !s->dead; i++) {
+		if (s->paused && amid_parser_pending(&s->parser) > PAUSED_INPUT_LIMIT)
+			break;
+		guint8 *dst = amid_parser_reserve(&s->parser, READ_CHUNK);
+		ssize_t n = read(s->fd, dst, READ_CHUNK);
+		if (n > 0) {
+			amid_parser_commit(&s->parser, (gsize)n);
+			got = TRUE;
+			if ((gsize)n < READ_CHUNK)
+				break;
+			continue;
+		}
+		if (n == 0) {
+			amid_session_close(s, "peer closed");
+			return;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			amid_session_close(s, g_strerror(errno));
+		break;
+	}
+	if (s->dead)
+		return;
+	if (s->fail_at) {
+		/* Failed login pending: input is ignored until we close. */
+		amid_parser_clear(&s->parser);
+		return;
+	}
+	if (got && s->waiting)
+		complete_wait(s);
+	else
+		process_input(s);
+	if (!s->dead)
+		amid_worker_update_epoll(s->worker, s);
+}
+
+/* ------------------------------------------------------------- deadlines */
+
+gint64 amid_session_next_deadline(const AmiSession *s)
+{
+	gint64 d = 0;
+#define CONSIDER(t)                                                          \
+	if ((t) && (!d || (t) < d))                                          \
+	d = (t)
+	if (!s->authenticated)
+		CONSIDER(s->auth_deadline);
+	CONSIDER(s->fail_at);
+	if (s->waiting)
+		CONSIDER(s->wait_deadline);
+	if (s->stall_since)
+		CONSIDER(s->stall_since +
+			 (gint64)s->writetimeout_ms * G_TIME_SPAN_MILLISECOND);
+#undef CONSIDER
+	return d;
+}
+
+void amid_session_check_deadlines(AmiSession *s, gint64 now)
+{
+	if (s->dead)
+		return;
+	if (s->fail_at && now >= s->fail_at) {
+		s->fail_at = 0;
+		amid_session_queue_str(s, s->fail_reply);
+		s->closing = TRUE;
+		amid_session_flush(s);
+		return;
+	}
+	if (!s->authenticated && s->auth_deadline && now >= s->auth_deadline &&
+	    !s->fail_at) {
+		g_autoptr(AmidConfig) c = amid_core_config();
+		if (s->displayconnects)
+			g_message("Client from %s, failed to authenticate in "
+				  "%d seconds",
+				  s->peer, c->authtimeout_s);
+		amid_log_security("AuthTimeout", NULL, s->peer,
+				  "no login before authtimeout");
+		amid_session_close(s, "authtimeout");
+		return;
+	}
+	if (s->stall_since &&
+	    now - s->stall_since >
+		    (gint64)s->writetimeout_ms * G_TIME_SPAN_MILLISECOND) {
+		g_warning("Session %s from %s did not read for %d ms "
+			  "(writetimeout): disconnected",
+			  s->username ? s->username : "(unauthenticated)",
+			  s->peer, s->writetimeout_ms);
+		amid_session_close(s, "writetimeout");
+		return;
+	}
+	if (s->waiting && s->wait_deadline && now >= s->wait_deadline)
+		complete_wait(s);
+}
+
+/* ------------------------------------------------------------- auth */
+
+void amid_session_login_ok(AmiSession *s, const char *username, int readperm,
+			   int writeperm, int event_mask,
+			   gboolean displayconnects, int writetimeout_ms)
+{
+	s->authenticated = TRUE;
+	amid_core_unauth_remove();
+	s->auth_deadline = 0;
+	g_free(s->username);
+	s->username = g_strdup(username);
+	s->readperm = readperm;
+	s->writeperm = writeperm;
+	s->event_mask = event_mask;
+	s->displayconnects = displayconnects;
+	s->writetimeout_ms = writetimeout_ms;
+	amid_worker_add_authed(s->worker, s);
+	if (displayconnects)
+		g_message("Manager '%s' logged on from %s", username, s->peer);
+	amid_log_security("SuccessfulAuth", username, s->peer, "ok");
+
+	/*
+	 * FullyBooted: the login copy when boot is done, else the broadcast
+	 * will bring it.  Both run on this worker, so the flag makes it
+	 * exactly once.
+	 */
+	int sys = AMI_EVENT_FLAG_SYSTEM;
+	if (ami_core_fully_booted() && (amid_session_effective_mask(s) & sys)) {
+		s->got_fullybooted = TRUE;
+		g_autoptr(GBytes) ev = amid_core_fullybooted_event();
+		g_string_append_len(reply_buf(s), g_bytes_get_data(ev, NULL),
+				    (gssize)g_bytes_get_size(ev));
+	}
+}
+
+void amid_session_login_failed(AmiSession *s, const AmiMessage *m)
+{
+	g_autoptr(AmidConfig) c = amid_core_config();
+	g_autofree char *id = ami_action_id_line(m);
+	g_free(s->fail_reply);
+	s->fail_reply = g_strdup_printf(
+		"Response: Error\r\n%sMessage: Authentication failed\r\n\r\n",
+		id);
+	if (c->authfaildelay_ms == 0) {
+		amid_session_queue_str(s, s->fail_reply);
+		s->closing = TRUE;
+		s->paused = TRUE;
+		return;
+	}
+	s->paused = TRUE;
+	s->fail_at = g_get_monotonic_time() +
+		     (gint64)c->authfaildelay_ms * G_TIME_SPAN_MILLISECOND;
+	amid_worker_set_timed(s->worker, s);
+}
+
+AMI_API int ami_session_wait_event(AmiSession *s, const AmiMessage *m,
+				   int timeout_s)
+{
+	ami_send_ack(s, m, "Waiting for Event completed.");
+	s->waiting = TRUE;
+	g_free(s->wait_idline);
+	s->wait_idline = ami_action_id_line(m);
+	s->paused = TRUE;
+	s->wait_deadline =
+		timeout_s < 0 ? 0
+			      : g_get_monotonic_time() +
+					(gint64)timeout_s * G_USEC_PER_SEC;
+	if (s->wait_deadline)
+		amid_worker_set_timed(s->worker, s);
+	return AMI_SUCCESS;
+}

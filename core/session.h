@@ -1,0 +1,96 @@
+/*
+ * A manager session on a TCP connection.  A session belongs to one I/O
+ * worker and is only ever touched by that worker's thread; other threads
+ * reach it through the worker's inbox.
+ */
+#ifndef AMID_SESSION_H
+#define AMID_SESSION_H
+
+#include <glib.h>
+#include <amid/manager.h>
+
+#include "message.h"
+#include "outqueue.h"
+
+G_BEGIN_DECLS
+
+typedef struct AmidWorker AmidWorker;
+
+struct AmiSession {
+	AmidWorker *worker;
+	int fd;
+	guint64 id;
+	char peer[64]; /* "1.2.3.4:5678" or "[::1]:5678" */
+
+	/* authentication and permissions */
+	gboolean authenticated;
+	char *username; /* as typed at login */
+	int readperm;
+	int writeperm;
+	int event_mask; /* requested (Login Events:, Events action) */
+	char challenge[24]; /* "" until Challenge */
+	gboolean displayconnects;
+	int writetimeout_ms;
+	gboolean got_fullybooted;
+
+	/* input */
+	AmidParser parser;
+	gboolean paused; /* do not run further actions yet */
+
+	/* output */
+	AmidOutQueue out;
+	GString *reply; /* reply being built by the running action */
+	guint epoll_mask; /* events registered with epoll */
+	gboolean in_epoll;
+	gboolean dirty; /* in the worker's flush list */
+	gboolean closing; /* close once the output is written */
+	gboolean dead; /* closed; freed at the end of the pass */
+
+	/* deadlines in g_get_monotonic_time() µs; 0 = none */
+	gint64 auth_deadline;
+	gint64 fail_at; /* delayed "Authentication failed" */
+	char *fail_reply;
+	gint64 stall_since; /* output blocked since */
+	gboolean waiting; /* WaitEvent in progress */
+	gint64 wait_deadline; /* 0 = no limit */
+	char *wait_idline;
+	gboolean wait_got_event;
+
+	int authed_index; /* in worker->authed, -1 if not there */
+};
+
+/** Effective event mask: read classes AND the requested mask. */
+static inline int amid_session_effective_mask(const AmiSession *s)
+{
+	return s->readperm & s->event_mask;
+}
+
+AmiSession *amid_session_new(AmidWorker *w, int fd, const char *peer);
+void amid_session_free(AmiSession *s);
+
+/** Read what the socket has and run complete messages. */
+void amid_session_on_readable(AmiSession *s);
+/** Write queued output; handles EAGAIN and write stalls. */
+void amid_session_flush(AmiSession *s);
+/** Queue bytes for the client (response or event). */
+void amid_session_queue(AmiSession *s, GBytes *b);
+/** Queue a copy of a string. */
+void amid_session_queue_str(AmiSession *s, const char *text);
+/** Close now (logged with @why at debug level). */
+void amid_session_close(AmiSession *s, const char *why);
+/** Called on every worker tick for sessions with a deadline. */
+void amid_session_check_deadlines(AmiSession *s, gint64 now);
+/** An event was queued: end a pending WaitEvent. */
+void amid_session_event_delivered(AmiSession *s);
+/** Earliest deadline, 0 = none. */
+gint64 amid_session_next_deadline(const AmiSession *s);
+
+/** Auth support (auth.c). */
+void amid_session_login_ok(AmiSession *s, const char *username,
+			   int readperm, int writeperm, int event_mask,
+			   gboolean displayconnects, int writetimeout_ms);
+void amid_session_login_failed(AmiSession *s, const AmiMessage *m);
+
+G_END_DECLS
+
+#endif

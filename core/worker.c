@@ -1,0 +1,413 @@
+/*
+ * I/O workers.  One thread each, one GMainContext each, and on it a single
+ * GSource watching an epoll fd that holds all the worker's sockets plus an
+ * eventfd for the inbox.  Per loop pass: handle ready sockets and inbox
+ * items, then flush every session that has output with one writev(), then
+ * free the sessions that closed.  A 100 ms tick runs only while some
+ * session has a deadline, so idle logged-in sessions cost no CPU.
+ */
+#include "worker.h"
+#include "core.h"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define MAX_EVENTS 256
+#define TICK_MS 100
+
+typedef enum {
+	ITEM_SESSION, /* a new connection */
+	ITEM_EVENT, /* an event to fan out */
+	ITEM_FULLYBOOTED, /* boot finished */
+	ITEM_STOP, /* close everything and quit */
+} ItemKind;
+
+typedef struct {
+	ItemKind kind;
+	int fd;
+	int category;
+	GBytes *data;
+	char peer[64];
+} Item;
+
+static GRWLock workers_lock;
+static AmidWorker **workers;
+static guint n_workers;
+static guint next_worker;
+static char inbox_marker; /* epoll data.ptr for the eventfd */
+
+/* --------------------------------------------------------------- inbox */
+
+static void post(AmidWorker *w, Item *it)
+{
+	g_mutex_lock(&w->inbox_lock);
+	gboolean was_empty = w->inbox->len == 0;
+	g_ptr_array_add(w->inbox, it);
+	g_mutex_unlock(&w->inbox_lock);
+	if (was_empty) {
+		guint64 one = 1;
+		if (write(w->evfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+			g_warning("worker %u: eventfd write: %s", w->index,
+				  g_strerror(errno));
+	}
+}
+
+static void item_free(Item *it)
+{
+	if (it->data)
+		g_bytes_unref(it->data);
+	g_free(it);
+}
+
+static void fan_out(AmidWorker *w, int category, GBytes *data)
+{
+	for (guint i = 0; i < w->authed->len; i++) {
+		AmiSession *s = w->authed->pdata[i];
+		if (s->dead ||
+		    (amid_session_effective_mask(s) & category) != category)
+			continue;
+		amid_session_queue(s, data);
+		if (s->waiting)
+			amid_session_event_delivered(s);
+	}
+}
+
+static void deliver_fullybooted(AmidWorker *w)
+{
+	g_autoptr(GBytes) ev = amid_core_fullybooted_event();
+	for (guint i = 0; i < w->authed->len; i++) {
+		AmiSession *s = w->authed->pdata[i];
+		if (s->dead || s->got_fullybooted ||
+		    !(amid_session_effective_mask(s) & AMI_EVENT_FLAG_SYSTEM))
+			continue;
+		s->got_fullybooted = TRUE;
+		amid_session_queue(s, ev);
+	}
+}
+
+static void close_all(AmidWorker *w)
+{
+	GHashTableIter it;
+	gpointer key;
+	g_hash_table_iter_init(&it, w->sessions);
+	while (g_hash_table_iter_next(&it, &key, NULL))
+		amid_session_close(key, "shutdown");
+}
+
+static void drain_inbox(AmidWorker *w)
+{
+	guint64 v;
+	if (read(w->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		g_warning("worker %u: eventfd read: %s", w->index,
+			  g_strerror(errno));
+
+	g_mutex_lock(&w->inbox_lock);
+	GPtrArray *items = w->inbox;
+	w->inbox = g_ptr_array_new();
+	g_mutex_unlock(&w->inbox_lock);
+
+	for (guint i = 0; i < items->len; i++) {
+		Item *it = items->pdata[i];
+		switch (it->kind) {
+		case ITEM_SESSION: {
+			AmiSession *s = amid_session_new(w, it->fd, it->peer);
+			g_hash_table_add(w->sessions, s);
+			amid_worker_update_epoll(w, s);
+			break;
+		}
+		case ITEM_EVENT:
+			fan_out(w, it->category, it->data);
+			break;
+		case ITEM_FULLYBOOTED:
+			deliver_fullybooted(w);
+			break;
+		case ITEM_STOP:
+			close_all(w);
+			g_main_loop_quit(w->loop);
+			break;
+		}
+		item_free(it);
+	}
+	g_ptr_array_unref(items);
+}
+
+/* --------------------------------------------------------------- pass */
+
+static void end_of_pass(AmidWorker *w)
+{
+	/* Flush: one writev per session with output. */
+	for (guint i = 0; i < w->dirty->len; i++) {
+		AmiSession *s = w->dirty->pdata[i];
+		s->dirty = FALSE;
+		amid_session_flush(s);
+	}
+	g_ptr_array_set_size(w->dirty, 0);
+
+	for (guint i = 0; i < w->dead->len; i++) {
+		AmiSession *s = w->dead->pdata[i];
+		if (s->fd >= 0)
+			epoll_ctl(w->epfd, EPOLL_CTL_DEL, s->fd, NULL);
+		g_hash_table_remove(w->sessions, s);
+		g_hash_table_remove(w->timed, s);
+		if (s->authed_index >= 0) {
+			guint idx = (guint)s->authed_index;
+			g_ptr_array_remove_index_fast(w->authed, idx);
+			if (idx < w->authed->len)
+				((AmiSession *)w->authed->pdata[idx])
+					->authed_index = (int)idx;
+		}
+		amid_session_free(s);
+	}
+	g_ptr_array_set_size(w->dead, 0);
+}
+
+static gboolean on_io(gint fd, GIOCondition cond, gpointer data)
+{
+	AmidWorker *w = data;
+	struct epoll_event evs[MAX_EVENTS];
+	int n = epoll_wait(w->epfd, evs, MAX_EVENTS, 0);
+
+	for (int i = 0; i < n; i++) {
+		if (evs[i].data.ptr == &inbox_marker) {
+			drain_inbox(w);
+			continue;
+		}
+		AmiSession *s = evs[i].data.ptr;
+		if (s->dead)
+			continue;
+		if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+			amid_session_on_readable(s);
+		if (!s->dead && (evs[i].events & EPOLLOUT))
+			amid_session_flush(s);
+	}
+	end_of_pass(w);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_tick(gpointer data)
+{
+	AmidWorker *w = data;
+	gint64 now = g_get_monotonic_time();
+
+	g_autoptr(GPtrArray) list = g_ptr_array_new();
+	GHashTableIter iter;
+	gpointer key;
+	g_hash_table_iter_init(&iter, w->timed);
+	while (g_hash_table_iter_next(&iter, &key, NULL))
+		g_ptr_array_add(list, key);
+	for (guint i = 0; i < list->len; i++) {
+		AmiSession *s = list->pdata[i];
+		amid_session_check_deadlines(s, now);
+		if (!s->dead && amid_session_next_deadline(s) == 0)
+			g_hash_table_remove(w->timed, s);
+	}
+	end_of_pass(w);
+	if (g_hash_table_size(w->timed) == 0) {
+		g_clear_pointer(&w->tick, g_source_unref);
+		return G_SOURCE_REMOVE;
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+/* --------------------------------------------------------------- API */
+
+void amid_worker_mark_dirty(AmidWorker *w, AmiSession *s)
+{
+	if (s->dirty)
+		return;
+	s->dirty = TRUE;
+	g_ptr_array_add(w->dirty, s);
+}
+
+void amid_worker_update_epoll(AmidWorker *w, AmiSession *s)
+{
+	if (s->dead || s->fd < 0)
+		return;
+	guint want = 0;
+	gboolean input_full =
+		s->paused &&
+		amid_parser_pending(&s->parser) > 2 * AMID_MAX_MESSAGE;
+	if (!s->closing && !input_full)
+		want |= EPOLLIN;
+	if (s->out.count)
+		want |= EPOLLOUT;
+	if (s->in_epoll && want == s->epoll_mask)
+		return;
+	struct epoll_event ev = {.events = want, .data.ptr = s};
+	int op = s->in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+	if (epoll_ctl(w->epfd, op, s->fd, &ev) < 0)
+		g_warning("epoll_ctl(%s): %s", s->peer, g_strerror(errno));
+	s->in_epoll = TRUE;
+	s->epoll_mask = want;
+}
+
+void amid_worker_set_timed(AmidWorker *w, AmiSession *s)
+{
+	g_hash_table_add(w->timed, s);
+	if (!w->tick) {
+		w->tick = g_timeout_source_new(TICK_MS);
+		g_source_set_callback(w->tick, on_tick, w, NULL);
+		g_source_attach(w->tick, w->ctx);
+	}
+}
+
+void amid_worker_add_authed(AmidWorker *w, AmiSession *s)
+{
+	if (s->authed_index >= 0)
+		return;
+	s->authed_index = (int)w->authed->len;
+	g_ptr_array_add(w->authed, s);
+}
+
+void amid_worker_bury(AmidWorker *w, AmiSession *s)
+{
+	g_ptr_array_add(w->dead, s);
+}
+
+static gpointer worker_main(gpointer data)
+{
+	AmidWorker *w = data;
+	g_main_context_push_thread_default(w->ctx);
+	g_main_loop_run(w->loop);
+	end_of_pass(w);
+	g_main_context_pop_thread_default(w->ctx);
+	return NULL;
+}
+
+static AmidWorker *worker_new(guint index)
+{
+	AmidWorker *w = g_new0(AmidWorker, 1);
+	w->index = index;
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->epfd < 0 || w->evfd < 0)
+		g_error("worker %u: epoll/eventfd: %s", index, g_strerror(errno));
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &inbox_marker};
+	epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev);
+
+	g_mutex_init(&w->inbox_lock);
+	w->inbox = g_ptr_array_new();
+	w->sessions = g_hash_table_new(NULL, NULL);
+	w->authed = g_ptr_array_new();
+	w->dirty = g_ptr_array_new();
+	w->dead = g_ptr_array_new();
+	w->timed = g_hash_table_new(NULL, NULL);
+
+	w->ctx = g_main_context_new();
+	w->loop = g_main_loop_new(w->ctx, FALSE);
+	w->io_source = g_unix_fd_source_new(w->epfd, G_IO_IN);
+	g_source_set_callback(w->io_source, (GSourceFunc)(void (*)(void))on_io,
+			      w, NULL);
+	/* Avoids GLib's per-dispatch poll-set churn (reference/performance.md). */
+	g_source_set_can_recurse(w->io_source, TRUE);
+	g_source_attach(w->io_source, w->ctx);
+
+	g_autofree char *name = g_strdup_printf("amid-io%u", index);
+	w->thread = g_thread_new(name, worker_main, w);
+	return w;
+}
+
+static void worker_free(AmidWorker *w)
+{
+	g_thread_join(w->thread);
+	for (guint i = 0; i < w->inbox->len; i++) {
+		Item *it = w->inbox->pdata[i];
+		if (it->kind == ITEM_SESSION)
+			close(it->fd);
+		item_free(it);
+	}
+	g_ptr_array_unref(w->inbox);
+	g_mutex_clear(&w->inbox_lock);
+	if (w->tick) {
+		g_source_destroy(w->tick);
+		g_source_unref(w->tick);
+	}
+	g_source_destroy(w->io_source);
+	g_source_unref(w->io_source);
+	g_main_loop_unref(w->loop);
+	g_main_context_unref(w->ctx);
+	g_hash_table_unref(w->sessions);
+	g_hash_table_unref(w->timed);
+	g_ptr_array_unref(w->authed);
+	g_ptr_array_unref(w->dirty);
+	g_ptr_array_unref(w->dead);
+	close(w->epfd);
+	close(w->evfd);
+	g_free(w);
+}
+
+void amid_workers_start(guint n)
+{
+	g_rw_lock_writer_lock(&workers_lock);
+	n_workers = n ? n : 1;
+	workers = g_new0(AmidWorker *, n_workers);
+	for (guint i = 0; i < n_workers; i++)
+		workers[i] = worker_new(i);
+	g_rw_lock_writer_unlock(&workers_lock);
+}
+
+void amid_workers_stop(void)
+{
+	g_rw_lock_writer_lock(&workers_lock);
+	AmidWorker **ws = workers;
+	guint n = n_workers;
+	workers = NULL;
+	n_workers = 0;
+	g_rw_lock_writer_unlock(&workers_lock);
+
+	for (guint i = 0; i < n; i++) {
+		Item *it = g_new0(Item, 1);
+		it->kind = ITEM_STOP;
+		post(ws[i], it);
+	}
+	for (guint i = 0; i < n; i++)
+		worker_free(ws[i]);
+	g_free(ws);
+}
+
+void amid_workers_assign(int fd, const char *peer)
+{
+	Item *it = g_new0(Item, 1);
+	it->kind = ITEM_SESSION;
+	it->fd = fd;
+	g_strlcpy(it->peer, peer, sizeof(it->peer));
+
+	g_rw_lock_reader_lock(&workers_lock);
+	if (!n_workers) {
+		g_rw_lock_reader_unlock(&workers_lock);
+		close(fd);
+		g_free(it);
+		return;
+	}
+	guint i = g_atomic_int_add((gint *)&next_worker, 1) % n_workers;
+	post(workers[i], it);
+	g_rw_lock_reader_unlock(&workers_lock);
+}
+
+void amid_workers_publish(int category, GBytes *event)
+{
+	g_rw_lock_reader_lock(&workers_lock);
+	for (guint i = 0; i < n_workers; i++) {
+		Item *it = g_new0(Item, 1);
+		it->kind = ITEM_EVENT;
+		it->category = category;
+		it->data = g_bytes_ref(event);
+		post(workers[i], it);
+	}
+	g_rw_lock_reader_unlock(&workers_lock);
+}
+
+void amid_workers_broadcast_fullybooted(void)
+{
+	g_rw_lock_reader_lock(&workers_lock);
+	for (guint i = 0; i < n_workers; i++) {
+		Item *it = g_new0(Item, 1);
+		it->kind = ITEM_FULLYBOOTED;
+		post(workers[i], it);
+	}
+	g_rw_lock_reader_unlock(&workers_lock);
+}

@@ -1,0 +1,55 @@
+/*
+ * I/O workers: each is a thread with its own GMainContext, one epoll fd
+ * wrapped in a single GSource, and the sessions assigned to it.  Other
+ * threads talk to a worker through its inbox (a mutex-guarded array and an
+ * eventfd), never by touching its sessions.
+ */
+#ifndef AMID_WORKER_H
+#define AMID_WORKER_H
+
+#include <glib.h>
+#include "session.h"
+
+G_BEGIN_DECLS
+
+struct AmidWorker {
+	guint index;
+	GThread *thread;
+	GMainContext *ctx;
+	GMainLoop *loop;
+	GSource *io_source;
+	GSource *tick;
+	int epfd;
+	int evfd;
+
+	GMutex inbox_lock;
+	GPtrArray *inbox; /* AmidInboxItem* */
+
+	GHashTable *sessions; /* AmiSession* set */
+	GPtrArray *authed; /* logged-in sessions, for event fan-out */
+	GPtrArray *dirty; /* sessions with output to flush this pass */
+	GPtrArray *dead; /* sessions to free at the end of the pass */
+	GHashTable *timed; /* sessions with a deadline */
+};
+
+/** Start @n workers.  Must be called once, before any accept. */
+void amid_workers_start(guint n);
+/** Stop every worker: close its sessions, join the thread, free it. */
+void amid_workers_stop(void);
+/** Hand a newly accepted socket to the next worker (round robin). */
+void amid_workers_assign(int fd, const char *peer);
+/** Queue a formatted event to every worker; they fan it out. */
+void amid_workers_publish(int category, GBytes *event);
+/** Deliver FullyBooted to logged-in sessions that have not had it. */
+void amid_workers_broadcast_fullybooted(void);
+
+/* Used by sessions. */
+void amid_worker_mark_dirty(AmidWorker *w, AmiSession *s);
+void amid_worker_update_epoll(AmidWorker *w, AmiSession *s);
+void amid_worker_set_timed(AmidWorker *w, AmiSession *s);
+void amid_worker_add_authed(AmidWorker *w, AmiSession *s);
+void amid_worker_bury(AmidWorker *w, AmiSession *s);
+
+G_END_DECLS
+
+#endif

@@ -1,0 +1,305 @@
+/*
+ * mod_core — the everyday manager actions of amid.
+ *
+ * Provides Ping, Events, ListCommands, UserEvent, CoreSettings, CoreStatus
+ * and WaitEvent.  Uses only the SDK (<amid/amid.h>); the wire strings follow
+ * the AMI reference (ami-wire-behaviour.md, sections 3 and 4).
+ */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include <amid/amid.h>
+
+/* Largest buffer tried for getpwuid_r()/getgrgid_r() before giving up. */
+#define NAME_BUF_MAX (1024 * 1024)
+
+static AmiModuleLoadResult load_module(AmiModule *self);
+static int unload_module(AmiModule *self);
+
+/* The descriptor comes first: it defines AMI_MODULE_SELF, used by load. */
+AMI_MODULE_INFO("mod_core", "Core manager actions", .load = load_module,
+		.unload = unload_module, .version = "1.0");
+
+/* Ping: answer with Pong and the current time. */
+static int action_ping(AmiSession *s, const AmiMessage *m)
+{
+	gint64 now = g_get_real_time();
+
+	ami_send_start_ack(s, m);
+	ami_append(s,
+		   "Ping: Pong\r\n"
+		   "Timestamp: %" G_GINT64_FORMAT ".%06" G_GINT64_FORMAT
+		   "\r\n\r\n",
+		   now / G_USEC_PER_SEC, now % G_USEC_PER_SEC);
+	return AMI_SUCCESS;
+}
+
+/* Events: set the event classes the session asks to receive. */
+static int action_events(AmiSession *s, const AmiMessage *m)
+{
+	int mask = ami_parse_event_mask(ami_get_header(m, "EventMask"));
+
+	if (mask == -1) {
+		ami_send_error(s, m, "Invalid event mask");
+		return AMI_SUCCESS;
+	}
+	ami_session_set_event_mask(s, mask);
+	ami_send_start_ack(s, m);
+	ami_append(s, "Events: %s\r\n\r\n", mask > 0 ? "On" : "Off");
+	return AMI_SUCCESS;
+}
+
+/* State shared with list_one_action() while ListCommands walks the actions. */
+struct list_ctx {
+	GString *text;
+	int writeperm;
+};
+
+/* Add one action to the ListCommands text if the session may run it. */
+static void list_one_action(const AmiActionInfo *info, void *data)
+{
+	struct list_ctx *ctx = data;
+	g_autofree char *priv = NULL;
+
+	if (info->authority != 0 && !(ctx->writeperm & info->authority))
+		return;
+	priv = ami_authority_to_str(info->authority);
+	g_string_append_printf(ctx->text, "%s: %s  (Priv: %s)\r\n", info->name,
+			       info->synopsis ? info->synopsis : "", priv);
+}
+
+/* ListCommands: one line per action the session is allowed to run. */
+static int action_listcommands(AmiSession *s, const AmiMessage *m)
+{
+	g_autoptr(GString) text = g_string_new(NULL);
+	struct list_ctx ctx = {
+		.text = text,
+		.writeperm = ami_session_writeperm(s),
+	};
+
+	ami_manager_foreach_action(list_one_action, &ctx);
+	g_string_append(text, "\r\n");
+	ami_send_start_ack(s, m);
+	ami_append(s, "%s", text->str);
+	return AMI_SUCCESS;
+}
+
+/* Is @line a header named exactly @name (case-insensitive) plus ':'? */
+static gboolean line_has_name(const char *line, const char *name)
+{
+	size_t len = strlen(name);
+
+	return g_ascii_strncasecmp(line, name, len) == 0 && line[len] == ':';
+}
+
+/* UserEvent: acknowledge, then broadcast the request's lines as an event. */
+static int action_userevent(AmiSession *s, const AmiMessage *m)
+{
+	g_autoptr(GString) body = g_string_new(NULL);
+	guint count = ami_message_line_count(m);
+
+	g_string_append_printf(body, "UserEvent: %s\r\n",
+			       ami_get_header(m, "UserEvent"));
+	for (guint i = 0; i < count; i++) {
+		const char *line = ami_message_line(m, i);
+
+		if (!line || line_has_name(line, "UserEvent") ||
+		    line_has_name(line, "Action"))
+			continue;
+		g_string_append(body, line);
+		g_string_append(body, "\r\n");
+	}
+
+	ami_send_ack(s, m, "Event Sent");
+	ami_manager_event(AMI_EVENT_FLAG_USER, "UserEvent", "%s", body->str);
+	return AMI_SUCCESS;
+}
+
+/* Name of the effective user (user == TRUE) or group, "" when unknown. */
+static char *run_identity_name(gboolean user)
+{
+	size_t size = 1024;
+
+	for (;;) {
+		g_autofree char *buf = g_malloc(size);
+		int rc;
+
+		if (user) {
+			struct passwd pw, *res = NULL;
+
+			rc = getpwuid_r(geteuid(), &pw, buf, size, &res);
+			if (rc == 0 && res)
+				return g_strdup(res->pw_name);
+		} else {
+			struct group gr, *res = NULL;
+
+			rc = getgrgid_r(getegid(), &gr, buf, size, &res);
+			if (rc == 0 && res)
+				return g_strdup(res->gr_name);
+		}
+		if (rc != ERANGE || size >= NAME_BUF_MAX)
+			return g_strdup("");
+		size *= 2;
+	}
+}
+
+/* CoreSettings: versions, system name and process limits. */
+static int action_coresettings(AmiSession *s, const AmiMessage *m)
+{
+	g_autofree char *run_user = run_identity_name(TRUE);
+	g_autofree char *run_group = run_identity_name(FALSE);
+	unsigned long long max_files = 0;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		max_files = (unsigned long long)rl.rlim_cur;
+
+	ami_send_start_ack(s, m);
+	ami_append(s,
+		   "AMIversion: %s\r\n"
+		   "AsteriskVersion: %s\r\n"
+		   "SystemName: %s\r\n"
+		   "CoreMaxCalls: %d\r\n"
+		   "CoreMaxLoadAvg: %f\r\n"
+		   "CoreRunUser: %s\r\n"
+		   "CoreRunGroup: %s\r\n"
+		   "CoreMaxFilehandles: %llu\r\n"
+		   "CoreRealTimeEnabled: %s\r\n"
+		   "CoreCDRenabled: %s\r\n"
+		   "CoreHTTPenabled: %s\r\n"
+		   "\r\n",
+		   ami_core_ami_version(), ami_core_version(),
+		   ami_core_system_name(), 0, 0.0, run_user, run_group,
+		   max_files, "No", "No", "No");
+	return AMI_SUCCESS;
+}
+
+/* Local date (YYYY-MM-DD) and time (HH:MM:SS) of @usec µs since the epoch. */
+static void format_local_time(gint64 usec, char **date_out, char **time_out)
+{
+	g_autoptr(GDateTime) dt =
+		g_date_time_new_from_unix_local(usec / G_USEC_PER_SEC);
+
+	*date_out = dt ? g_date_time_format(dt, "%Y-%m-%d") : NULL;
+	*time_out = dt ? g_date_time_format(dt, "%H:%M:%S") : NULL;
+}
+
+/* CoreStatus: start-up and last reload times, call counters. */
+static int action_corestatus(AmiSession *s, const AmiMessage *m)
+{
+	g_autofree char *start_date = NULL;
+	g_autofree char *start_time = NULL;
+	g_autofree char *reload_date = NULL;
+	g_autofree char *reload_time = NULL;
+
+	format_local_time(ami_core_startup_time(), &start_date, &start_time);
+	format_local_time(ami_core_reload_time(), &reload_date, &reload_time);
+
+	ami_send_start_ack(s, m);
+	ami_append(s,
+		   "CoreStartupDate: %s\r\n"
+		   "CoreStartupTime: %s\r\n"
+		   "CoreReloadDate: %s\r\n"
+		   "CoreReloadTime: %s\r\n"
+		   "CoreCurrentCalls: %d\r\n"
+		   "CoreProcessedCalls: %d\r\n"
+		   "\r\n",
+		   start_date ? start_date : "", start_time ? start_time : "",
+		   reload_date ? reload_date : "",
+		   reload_time ? reload_time : "", 0, 0);
+	return AMI_SUCCESS;
+}
+
+/* WaitEvent: block this session until an event arrives or Timeout passes. */
+static int action_waitevent(AmiSession *s, const AmiMessage *m)
+{
+	const char *value = ami_get_header(m, "Timeout");
+	int timeout = -1;
+
+	if (*value) {
+		char *end = NULL;
+		long v;
+
+		v = strtol(value, &end, 0);
+		if (end != value) {
+			if (v > INT_MAX)
+				v = INT_MAX;
+			timeout = v < -1 ? -1 : (int)v;
+		}
+	}
+	return ami_session_wait_event(s, m, timeout);
+}
+
+/* One action this module registers. */
+struct action_def {
+	const char *name;
+	int authority;
+	AmiActionHandler handler;
+	const char *synopsis;
+	const char *description;
+};
+
+static const struct action_def actions[] = {
+	{ "Ping", 0, action_ping, "Check that the connection is alive.",
+	  "Answers Ping: Pong with the server's current time." },
+	{ "Events", 0, action_events,
+	  "Choose which event classes this session receives.",
+	  "EventMask: on, off, a number, or a comma-separated class list." },
+	{ "ListCommands", 0, action_listcommands,
+	  "Show the actions this session may run.",
+	  "One line per permitted action with its synopsis and privilege." },
+	{ "UserEvent", AMI_EVENT_FLAG_USER, action_userevent,
+	  "Broadcast a client-defined event.",
+	  "UserEvent: the event's name; every other header is passed along." },
+	{ "CoreSettings", AMI_EVENT_FLAG_SYSTEM | AMI_EVENT_FLAG_REPORTING,
+	  action_coresettings, "Report the server's version and settings.",
+	  "Versions, system name, run user and group, and limits." },
+	{ "CoreStatus", AMI_EVENT_FLAG_SYSTEM | AMI_EVENT_FLAG_REPORTING,
+	  action_corestatus, "Report when the server started and reloaded.",
+	  "Local start-up and reload date and time, and call counters." },
+	{ "WaitEvent", 0, action_waitevent,
+	  "Wait until an event is delivered to this session.",
+	  "Timeout: seconds to wait at most; absent or -1 waits forever." },
+};
+
+/* Unregister the first @n actions of the table. */
+static void unregister_actions(size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		ami_manager_unregister(actions[i].name);
+}
+
+/* Register every action; on any failure undo and refuse to load. */
+static AmiModuleLoadResult load_module(AmiModule *self)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(actions); i++) {
+		if (ami_manager_register2(actions[i].name, actions[i].authority,
+					  actions[i].handler, AMI_MODULE_SELF,
+					  actions[i].synopsis,
+					  actions[i].description) != 0) {
+			unregister_actions(i);
+			return AMI_MODULE_LOAD_FAILURE;
+		}
+	}
+	return AMI_MODULE_LOAD_SUCCESS;
+}
+
+/* Remove every action this module registered. */
+static int unload_module(AmiModule *self)
+{
+	unregister_actions(G_N_ELEMENTS(actions));
+	return 0;
+}
