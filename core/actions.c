@@ -14,6 +14,7 @@ struct AmidAction {
 	char *module_name; /* copied: outlives the module */
 	char *synopsis;
 	char *description;
+	guint flags;
 };
 
 static GRWLock lock;
@@ -51,6 +52,16 @@ AMI_API int ami_manager_register2(const char *action, int authority,
 				  AmiActionHandler func, AmiModule *module,
 				  const char *synopsis, const char *description)
 {
+	return ami_manager_register_flags(action, authority, func, module,
+					  synopsis, description, 0);
+}
+
+AMI_API int ami_manager_register_flags(const char *action, int authority,
+				       AmiActionHandler func,
+				       AmiModule *module,
+				       const char *synopsis,
+				       const char *description, guint flags)
+{
 	if (!action || !*action || !func)
 		return -EINVAL;
 
@@ -63,6 +74,7 @@ AMI_API int ami_manager_register2(const char *action, int authority,
 	a->module_name = g_strdup(module ? ami_module_name(module) : "core");
 	a->synopsis = g_strdup(synopsis ? synopsis : "");
 	a->description = g_strdup(description ? description : "");
+	a->flags = flags;
 
 	char *key = g_ascii_strdown(action, -1);
 	g_rw_lock_writer_lock(&lock);
@@ -88,6 +100,35 @@ AMI_API int ami_manager_unregister(const char *action)
 	gboolean found = registry && g_hash_table_remove(registry, key);
 	g_rw_lock_writer_unlock(&lock);
 	return found ? 0 : -ENOENT;
+}
+
+AMI_API int ami_manager_register_table(AmiModule *module,
+				       const AmiActionDef *defs)
+{
+	for (const AmiActionDef *d = defs; d && d->name; d++) {
+		int r = ami_manager_register_flags(d->name, d->authority,
+						   d->handler, module,
+						   d->synopsis, d->description,
+						   d->flags);
+		if (r) {
+			for (const AmiActionDef *u = defs; u != d; u++)
+				ami_manager_unregister(u->name);
+			return r;
+		}
+	}
+	return 0;
+}
+
+AMI_API int ami_manager_unregister_table(const AmiActionDef *defs)
+{
+	for (const AmiActionDef *d = defs; d && d->name; d++)
+		ami_manager_unregister(d->name);
+	return 0;
+}
+
+guint amid_action_flags(const AmidAction *a)
+{
+	return a->flags;
 }
 
 AmidLookupResult amid_actions_acquire(const char *name, int writeperm,

@@ -30,6 +30,7 @@ typedef enum {
 AmidLookupResult amid_actions_acquire(const char *name, int writeperm,
 				      AmidAction **out);
 void amid_action_release(AmidAction *a);
+guint amid_action_flags(const AmidAction *a);
 int amid_action_call(AmidAction *a, AmiSession *s, const AmiMessage *m);
 
 /**

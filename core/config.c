@@ -39,6 +39,8 @@ static AmidConfig *config_new(const char *path)
 	c->moduledir = g_strdup(DEFAULT_MODULEDIR);
 	c->load = g_ptr_array_new_with_free_func(g_free);
 	c->noload = g_ptr_array_new_with_free_func(g_free);
+	c->preload = g_ptr_array_new_with_free_func(g_free);
+	c->require = g_ptr_array_new_with_free_func(g_free);
 	c->users = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					 user_free);
 	return c;
@@ -61,6 +63,8 @@ void amid_config_unref(AmidConfig *c)
 	g_free(c->moduledir);
 	g_ptr_array_unref(c->load);
 	g_ptr_array_unref(c->noload);
+	g_ptr_array_unref(c->preload);
+	g_ptr_array_unref(c->require);
 	g_hash_table_unref(c->users);
 	g_free(c);
 }
@@ -230,6 +234,10 @@ static gboolean read_modules(Ctx *x, AmidConfig *c, config_setting_t *g)
 			ok = get_string_list(x, s, c->load);
 		else if (!strcmp(k, "noload"))
 			ok = get_string_list(x, s, c->noload);
+		else if (!strcmp(k, "preload"))
+			ok = get_string_list(x, s, c->preload);
+		else if (!strcmp(k, "require"))
+			ok = get_string_list(x, s, c->require);
 		else {
 			warn(x, s, "unknown option 'modules.%s' ignored", k);
 			ok = TRUE;

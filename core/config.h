@@ -43,6 +43,8 @@ typedef struct {
 	gboolean autoload;
 	GPtrArray *load; /* char*, in order */
 	GPtrArray *noload; /* char* */
+	GPtrArray *preload; /* char*, loaded first, in order */
+	GPtrArray *require; /* char*: start-up fails without them */
 
 	/* users: key = lower-case username */
 	GHashTable *users; /* char* -> AmidUser* */

@@ -4,6 +4,7 @@
  * admits it.
  */
 #include "core.h"
+#include "hooks.h"
 #include "worker.h"
 
 #include <errno.h>
@@ -19,12 +20,9 @@ static gboolean valid_name(const char *name)
 	return TRUE;
 }
 
-AMI_API int ami_manager_event_va(int category, const char *event,
-				 const char *fmt, va_list ap)
+/* Event and Privilege lines, then Timestamp when enabled. */
+static GString *event_start(int category, const char *event)
 {
-	if (!valid_name(event))
-		return -EINVAL;
-
 	g_autofree char *priv = ami_authority_to_str(category);
 	GString *text = g_string_sized_new(256);
 	g_string_append_printf(text, "Event: %s\r\nPrivilege: %s\r\n", event,
@@ -35,16 +33,51 @@ AMI_API int ami_manager_event_va(int category, const char *event,
 				       now / G_USEC_PER_SEC,
 				       (int)(now % G_USEC_PER_SEC));
 	}
-	if (fmt)
-		g_string_append_vprintf(text, fmt, ap);
+	return text;
+}
+
+/* Terminate, then hand to hooks and to every worker. */
+static int event_finish(int category, const char *event, GString *text)
+{
 	if (text->len < 2 || strcmp(text->str + text->len - 2, "\r\n") != 0)
 		g_string_append(text, "\r\n");
 	g_string_append(text, "\r\n");
 
 	gsize len = text->len;
 	g_autoptr(GBytes) ev = g_bytes_new_take(g_string_free(text, FALSE), len);
+	amid_hooks_call(category, event, g_bytes_get_data(ev, NULL));
 	amid_workers_publish(category, ev);
 	return 0;
+}
+
+AMI_API int ami_manager_event_va(int category, const char *event,
+				 const char *fmt, va_list ap)
+{
+	if (!valid_name(event))
+		return -EINVAL;
+	GString *text = event_start(category, event);
+	if (fmt)
+		g_string_append_vprintf(text, fmt, ap);
+	return event_finish(category, event, text);
+}
+
+AMI_API int ami_manager_event_fields(int category, const char *event,
+				     const char *const *fields)
+{
+	if (!valid_name(event))
+		return -EINVAL;
+	GString *text = event_start(category, event);
+	for (const char *const *f = fields; f && f[0] && f[1]; f += 2) {
+		g_string_append(text, f[0]);
+		g_string_append(text, ": ");
+		gsize at = text->len;
+		g_string_append(text, f[1]);
+		for (gsize i = at; i < text->len; i++)
+			if (text->str[i] == '\r' || text->str[i] == '\n')
+				text->str[i] = ' ';
+		g_string_append(text, "\r\n");
+	}
+	return event_finish(category, event, text);
 }
 
 AMI_API int ami_manager_event(int category, const char *event,

@@ -6,17 +6,23 @@
  */
 #include "loader.h"
 #include "actions.h"
+#include "hooks.h"
+#include "worker.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <string.h>
 
+/* How long an unload waits for running handlers of the module. */
+#define UNLOAD_WAIT_US (200 * 1000)
+
 struct AmiModule {
+	gint refcount; /* "loaded" + pending worker sweeps */
 	char *name; /* from the descriptor */
 	char *path;
 	void *handle;
 	const AmiModuleInfo *info;
-	gint busy; /* handlers running */
+	gint busy; /* its code is running */
 	gint stopping; /* unload in progress: refuse new calls */
 };
 
@@ -52,6 +58,23 @@ void amid_module_leave(AmiModule *m)
 	g_atomic_int_dec_and_test(&m->busy);
 }
 
+AmiModule *amid_module_ref(AmiModule *m)
+{
+	g_atomic_int_inc(&m->refcount);
+	return m;
+}
+
+void amid_module_unref(AmiModule *m)
+{
+	if (!g_atomic_int_dec_and_test(&m->refcount))
+		return;
+	if (m->handle)
+		dlclose(m->handle);
+	g_free(m->name);
+	g_free(m->path);
+	g_free(m);
+}
+
 /* "mod_x", "mod_x.so", "MOD_X.SO" → "mod_x"; NULL if it is not a plain name. */
 static char *base_name(const char *name)
 {
@@ -60,7 +83,7 @@ static char *base_name(const char *name)
 	gsize len = strlen(name);
 	if (len > 3 && g_ascii_strcasecmp(name + len - 3, ".so") == 0)
 		len -= 3;
-	return g_strndup(name, len);
+	return len ? g_strndup(name, len) : NULL;
 }
 
 static AmiModule *find_locked(const char *base)
@@ -73,20 +96,15 @@ static AmiModule *find_locked(const char *base)
 	return NULL;
 }
 
-static void module_free(AmiModule *m)
-{
-	if (m->handle)
-		dlclose(m->handle);
-	g_free(m->name);
-	g_free(m->path);
-	g_free(m);
-}
-
-/* Remove whatever @m left registered. */
+/* Remove whatever @m left registered in the process-wide registries. */
 static void sweep(AmiModule *m)
 {
 	amid_actions_sweep_module(m);
+	amid_hooks_sweep_module(m);
+	amid_timers_sweep_module(m);
 }
+
+/* ------------------------------------------------------------ opening */
 
 static int check_descriptor(const char *path, const AmiModuleInfo *info,
 			    const char *base)
@@ -117,30 +135,19 @@ static int check_descriptor(const char *path, const AmiModuleInfo *info,
 		g_warning("module %s: descriptor has no name or load()", path);
 		return -ENOEXEC;
 	}
-	if (g_ascii_strcasecmp(info->name, base) != 0)
-		g_warning("module %s: file name differs from its name '%s'",
+	if (g_ascii_strcasecmp(info->name, base) != 0) {
+		g_warning("module %s: its descriptor calls it '%s'; the file "
+			  "must be named after the module",
 			  path, info->name);
-	return 0;
-}
-
-static int requirements_met(const AmiModuleInfo *info)
-{
-	if (!info->requires || !*info->requires)
-		return 0;
-	g_auto(GStrv) names = g_strsplit(info->requires, ",", -1);
-	for (char **n = names; *n; n++) {
-		g_autofree char *b = base_name(g_strstrip(*n));
-		if (b && *b && !find_locked(b)) {
-			g_warning("module %s requires %s, which is not loaded",
-				  info->name, b);
-			return -ENOENT;
-		}
+		return -ENOEXEC;
 	}
 	return 0;
 }
 
-static int load_locked(const char *name)
+/* dlopen @name and check it, without running any of its code. */
+static int open_module(const char *name, AmiModule **out)
 {
+	*out = NULL;
 	g_autofree char *base = base_name(name);
 	if (!base) {
 		g_warning("module '%s': must be a name in the modules "
@@ -156,55 +163,85 @@ static int load_locked(const char *name)
 		g_warning("module %s: no such file", path);
 		return -ENOENT;
 	}
-
 	void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!handle) {
 		g_warning("module %s: %s", path, dlerror());
 		return -ENOEXEC;
 	}
 	const AmiModuleInfo *info = dlsym(handle, AMI_MODULE_INFO_SYMBOL);
-	int r = info ? check_descriptor(path, info, base) : -ENOEXEC;
+	int r = -ENOEXEC;
 	if (!info)
-		g_warning("module %s: no %s symbol", path,
+		g_warning("module %s: no %s symbol: not an amid module", path,
 			  AMI_MODULE_INFO_SYMBOL);
-	if (r == 0 && find_locked(info->name))
-		r = -EEXIST;
-	if (r == 0)
-		r = requirements_met(info);
+	else
+		r = check_descriptor(path, info, base);
 	if (r) {
 		dlclose(handle);
 		return r;
 	}
-
 	AmiModule *m = g_new0(AmiModule, 1);
+	m->refcount = 1;
 	m->name = g_strdup(info->name);
 	m->path = g_strdup(path);
 	m->handle = handle;
 	m->info = info;
-	if (info->self_slot)
-		*info->self_slot = m;
+	*out = m;
+	return 0;
+}
 
-	AmiModuleLoadResult res = info->load(m);
+static int requirements_met(const AmiModule *m)
+{
+	if (!m->info->requires || !*m->info->requires)
+		return 0;
+	g_auto(GStrv) names = g_strsplit(m->info->requires, ",", -1);
+	for (char **n = names; *n; n++) {
+		g_autofree char *b = base_name(g_strstrip(*n));
+		if (b && !find_locked(b)) {
+			g_warning("module %s requires %s, which is not loaded",
+				  m->name, b);
+			return -ENOENT;
+		}
+	}
+	return 0;
+}
+
+/* Run load() of an opened module; consumes @m on failure. */
+static int start_module(AmiModule *m)
+{
+	int r = requirements_met(m);
+	if (r) {
+		amid_module_unref(m);
+		return r;
+	}
+	if (m->info->self_slot)
+		*m->info->self_slot = m;
+	AmiModuleLoadResult res = m->info->load(m);
 	if (res != AMI_MODULE_LOAD_SUCCESS) {
 		g_warning("module %s: load %s", m->name,
 			  res == AMI_MODULE_LOAD_DECLINE ? "declined" : "failed");
+		g_atomic_int_set(&m->stopping, 1);
 		sweep(m);
-		module_free(m);
+		amid_module_unref(m);
 		return -ECANCELED;
 	}
 	g_ptr_array_add(loaded, m);
 	g_message("Loaded module %s (%s)", m->name,
-		  info->description ? info->description : "");
+		  m->info->description ? m->info->description : "");
 	return 0;
 }
 
 AMI_API int ami_module_load(const char *name)
 {
 	g_mutex_lock(&lock);
-	int r = load_locked(name);
+	AmiModule *m;
+	int r = open_module(name, &m);
+	if (r == 0)
+		r = start_module(m);
 	g_mutex_unlock(&lock);
 	return r;
 }
+
+/* ------------------------------------------------------------ unloading */
 
 /* Is @m named in another loaded module's `requires`? */
 static const char *required_by_locked(const AmiModule *m)
@@ -223,6 +260,33 @@ static const char *required_by_locked(const AmiModule *m)
 	return NULL;
 }
 
+/* Stop new calls into @m and wait (bounded) for running ones to end. */
+static gboolean quiesce(AmiModule *m)
+{
+	amid_actions_block();
+	g_atomic_int_set(&m->stopping, 1);
+	amid_actions_unblock();
+	gint64 until = g_get_monotonic_time() + UNLOAD_WAIT_US;
+	while (g_atomic_int_get(&m->busy) > 0) {
+		if (g_get_monotonic_time() > until) {
+			g_atomic_int_set(&m->stopping, 0);
+			return FALSE;
+		}
+		g_usleep(1000);
+	}
+	return TRUE;
+}
+
+static void finish_unload(AmiModule *m)
+{
+	sweep(m);
+	g_ptr_array_remove(loaded, m);
+	g_message("Unloaded module %s", m->name);
+	/* Workers drop its datastores; the last one to finish dlclose()s. */
+	amid_workers_sweep_module(m);
+	amid_module_unref(m);
+}
+
 static int unload_locked(AmiModule *m)
 {
 	const char *user = required_by_locked(m);
@@ -231,14 +295,9 @@ static int unload_locked(AmiModule *m)
 			  user);
 		return -EBUSY;
 	}
-	amid_actions_block();
-	gboolean busy = g_atomic_int_get(&m->busy) > 0;
-	if (!busy)
-		g_atomic_int_set(&m->stopping, 1);
-	amid_actions_unblock();
-	if (busy) {
-		g_warning("module %s: cannot unload while one of its actions "
-			  "runs", m->name);
+	if (!quiesce(m)) {
+		g_warning("module %s: cannot unload while its code runs",
+			  m->name);
 		return -EBUSY;
 	}
 	if (m->info->unload && m->info->unload(m) != 0) {
@@ -246,10 +305,7 @@ static int unload_locked(AmiModule *m)
 		g_warning("module %s: refused to unload", m->name);
 		return -EBUSY;
 	}
-	sweep(m);
-	g_ptr_array_remove(loaded, m);
-	g_message("Unloaded module %s", m->name);
-	module_free(m);
+	finish_unload(m);
 	return 0;
 }
 
@@ -270,8 +326,10 @@ AMI_API int ami_module_reload(const char *name)
 	if (!name || !*name) {
 		for (guint i = 0; i < loaded->len; i++) {
 			AmiModule *m = loaded->pdata[i];
-			if (m->info->reload)
+			if (m->info->reload && amid_module_enter(m)) {
 				m->info->reload(m);
+				amid_module_leave(m);
+			}
 		}
 	} else {
 		g_autofree char *base = base_name(name);
@@ -280,8 +338,10 @@ AMI_API int ami_module_reload(const char *name)
 			r = -ENOENT;
 		else if (!m->info->reload)
 			r = -ENOTSUP;
-		else
-			m->info->reload(m);
+		else if (amid_module_enter(m)) {
+			r = m->info->reload(m) ? -ECANCELED : 0;
+			amid_module_leave(m);
+		}
 	}
 	g_mutex_unlock(&lock);
 	return r;
@@ -299,6 +359,21 @@ AMI_API gboolean ami_module_is_loaded(const char *name, char **version_out)
 	return m != NULL;
 }
 
+void amid_loader_unload_all(void)
+{
+	g_mutex_lock(&lock);
+	while (loaded && loaded->len) {
+		AmiModule *m = loaded->pdata[loaded->len - 1];
+		quiesce(m);
+		if (m->info->unload)
+			m->info->unload(m);
+		finish_unload(m);
+	}
+	g_mutex_unlock(&lock);
+}
+
+/* ------------------------------------------------------------ start-up */
+
 static gboolean in_list(GPtrArray *list, const char *base)
 {
 	for (guint i = 0; i < list->len; i++) {
@@ -309,59 +384,154 @@ static gboolean in_list(GPtrArray *list, const char *base)
 	return FALSE;
 }
 
-static void load_one_logged(const char *name)
-{
-	int r = ami_module_load(name);
-	if (r && r != -EEXIST)
-		g_warning("module %s not loaded: %s", name, g_strerror(-r));
-}
-
 static gint compare_names(gconstpointer a, gconstpointer b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-void amid_loader_load_startup(const AmidConfig *c)
+/* Module names to load at start-up: `load` in order, then autoload. */
+static GPtrArray *startup_names(const AmidConfig *c)
 {
+	GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
 	for (guint i = 0; i < c->load->len; i++) {
-		g_autofree char *b = base_name(c->load->pdata[i]);
-		if (b && in_list(c->noload, b))
+		char *b = base_name(c->load->pdata[i]);
+		if (!b) {
+			g_warning("modules.load: '%s' is not a module name",
+				  (char *)c->load->pdata[i]);
 			continue;
-		load_one_logged(c->load->pdata[i]);
+		}
+		if (in_list(c->noload, b) || in_list(names, b))
+			g_free(b);
+		else
+			g_ptr_array_add(names, b);
 	}
 	if (!c->autoload)
-		return;
+		return names;
 
 	g_autoptr(GDir) dir = g_dir_open(moduledir, 0, NULL);
 	if (!dir) {
 		g_warning("modules directory %s cannot be read", moduledir);
-		return;
+		return names;
 	}
-	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func(g_free);
 	const char *entry;
 	while ((entry = g_dir_read_name(dir)))
 		if (g_str_has_suffix(entry, ".so"))
-			g_ptr_array_add(names, g_strdup(entry));
-	g_ptr_array_sort(names, compare_names);
-	for (guint i = 0; i < names->len; i++) {
-		g_autofree char *b = base_name(names->pdata[i]);
-		if (b && !in_list(c->noload, b))
-			load_one_logged(names->pdata[i]);
+			g_ptr_array_add(found, base_name(entry));
+	g_ptr_array_sort(found, compare_names);
+	for (guint i = 0; i < found->len; i++) {
+		const char *b = found->pdata[i];
+		if (b && !in_list(c->noload, b) && !in_list(names, b))
+			g_ptr_array_add(names, g_strdup(b));
 	}
+	return names;
 }
 
-void amid_loader_unload_all(void)
+static AmiModule *find_in(GPtrArray *mods, const char *base)
 {
-	g_mutex_lock(&lock);
-	while (loaded && loaded->len) {
-		AmiModule *m = loaded->pdata[loaded->len - 1];
-		g_atomic_int_set(&m->stopping, 1);
-		if (m->info->unload)
-			m->info->unload(m);
-		sweep(m);
-		g_ptr_array_remove_index(loaded, loaded->len - 1);
-		g_message("Unloaded module %s", m->name);
-		module_free(m);
+	for (guint i = 0; i < mods->len; i++) {
+		AmiModule *m = mods->pdata[i];
+		if (m && g_ascii_strcasecmp(m->name, base) == 0)
+			return m;
 	}
+	return NULL;
+}
+
+enum { UNSEEN, VISITING, DONE, BROKEN };
+
+/*
+ * Depth-first topological order over `requires`.  A requirement that is
+ * neither being loaded nor already loaded, or a cycle, marks the module
+ * (and those that need it) BROKEN.
+ */
+static int visit(GPtrArray *mods, GHashTable *state, AmiModule *m,
+		 GPtrArray *order)
+{
+	int st = GPOINTER_TO_INT(g_hash_table_lookup(state, m));
+	if (st == DONE || st == BROKEN)
+		return st;
+	if (st == VISITING) {
+		g_warning("module %s: dependency cycle", m->name);
+		return BROKEN;
+	}
+	g_hash_table_insert(state, m, GINT_TO_POINTER(VISITING));
+	int result = DONE;
+	if (m->info->requires) {
+		g_auto(GStrv) req = g_strsplit(m->info->requires, ",", -1);
+		for (char **n = req; *n && result == DONE; n++) {
+			g_autofree char *b = base_name(g_strstrip(*n));
+			if (!b || find_locked(b))
+				continue;
+			AmiModule *dep = find_in(mods, b);
+			if (!dep) {
+				g_warning("module %s requires %s, which is not "
+					  "available; not loading it",
+					  m->name, b);
+				result = BROKEN;
+			} else if (visit(mods, state, dep, order) != DONE) {
+				g_warning("module %s: not loaded because %s "
+					  "could not be", m->name, dep->name);
+				result = BROKEN;
+			}
+		}
+	}
+	g_hash_table_insert(state, m, GINT_TO_POINTER(result));
+	if (result == DONE)
+		g_ptr_array_add(order, m);
+	return result;
+}
+
+gboolean amid_loader_load_startup(const AmidConfig *c, GError **error)
+{
+	gint64 t0 = g_get_monotonic_time();
+	g_mutex_lock(&lock);
+
+	/* preload: in the order given, each fully loaded before the next. */
+	for (guint i = 0; i < c->preload->len; i++) {
+		AmiModule *m;
+		int r = open_module(c->preload->pdata[i], &m);
+		if (r == 0)
+			r = start_module(m);
+		if (r && r != -EEXIST)
+			g_warning("preload %s failed: %s",
+				  (char *)c->preload->pdata[i], g_strerror(-r));
+	}
+
+	g_autoptr(GPtrArray) names = startup_names(c);
+	g_autoptr(GPtrArray) mods = g_ptr_array_new();
+	for (guint i = 0; i < names->len; i++) {
+		AmiModule *m;
+		if (open_module(names->pdata[i], &m) == 0 &&
+		    !find_in(mods, m->name))
+			g_ptr_array_add(mods, m);
+		else if (m)
+			amid_module_unref(m);
+	}
+
+	g_autoptr(GHashTable) state = g_hash_table_new(NULL, NULL);
+	g_autoptr(GPtrArray) order = g_ptr_array_new();
+	for (guint i = 0; i < mods->len; i++)
+		visit(mods, state, mods->pdata[i], order);
+	for (guint i = 0; i < mods->len; i++)
+		if (GPOINTER_TO_INT(g_hash_table_lookup(state, mods->pdata[i])) !=
+		    DONE)
+			amid_module_unref(mods->pdata[i]);
+	for (guint i = 0; i < order->len; i++)
+		start_module(order->pdata[i]);
+
+	gboolean ok = TRUE;
+	for (guint i = 0; i < c->require->len && ok; i++) {
+		g_autofree char *b = base_name(c->require->pdata[i]);
+		if (!b || !find_locked(b)) {
+			g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+				    "required module %s did not load",
+				    (char *)c->require->pdata[i]);
+			ok = FALSE;
+		}
+	}
+	guint n = loaded->len;
 	g_mutex_unlock(&lock);
+	g_message("%u modules loaded in %.1f ms", n,
+		  (g_get_monotonic_time() - t0) / 1000.0);
+	return ok;
 }

@@ -97,7 +97,13 @@ int main(int argc, char **argv)
 	g_unix_signal_add(SIGTERM, on_stop_signal, loop);
 	g_unix_signal_add(SIGINT, on_stop_signal, loop);
 
-	amid_loader_load_startup(cfg);
+	if (!amid_loader_load_startup(cfg, &error)) {
+		g_critical("%s: stopping", error->message);
+		amid_server_stop();
+		amid_workers_stop();
+		amid_loader_unload_all();
+		return 1;
+	}
 	amid_core_mark_booted();
 	amid_workers_broadcast_fullybooted();
 	g_message("amid %s fully booted (%u I/O workers)", PACKAGE_VERSION,

@@ -6,6 +6,7 @@
 #include "session.h"
 #include "actions.h"
 #include "core.h"
+#include "datastore.h"
 #include "worker.h"
 
 #include <errno.h>
@@ -43,8 +44,28 @@ AmiSession *amid_session_new(AmidWorker *w, int fd, const char *peer)
 	return s;
 }
 
+AmiSession *amid_session_new_detached(const char *name, int writeperm)
+{
+	AmiSession *s = g_new0(AmiSession, 1);
+	s->fd = -1;
+	s->id = (guint64)g_atomic_pointer_add(&next_id, 1);
+	g_strlcpy(s->peer, "internal", sizeof(s->peer));
+	s->authenticated = TRUE;
+	s->username = g_strdup(name);
+	s->writeperm = writeperm;
+	s->authed_index = -1;
+	amid_parser_init(&s->parser);
+	return s;
+}
+
+const char *amid_session_detached_output(AmiSession *s)
+{
+	return s->reply ? s->reply->str : "";
+}
+
 void amid_session_free(AmiSession *s)
 {
+	amid_datastores_free_all(s);
 	if (s->fd >= 0)
 		close(s->fd);
 	if (!s->authenticated)
@@ -61,10 +82,19 @@ void amid_session_free(AmiSession *s)
 
 /* ------------------------------------------------------------- output */
 
+static GString *reply_buf(AmiSession *s);
+
 void amid_session_queue(AmiSession *s, GBytes *b)
 {
 	if (s->dead)
 		return;
+	if (!s->worker) {
+		/* detached: everything is output for the caller */
+		gsize len;
+		const char *data = g_bytes_get_data(b, &len);
+		g_string_append_len(reply_buf(s), data, (gssize)len);
+		return;
+	}
 	amid_outqueue_push(&s->out, b);
 	g_autoptr(AmidConfig) c = NULL;
 	if (s->out.bytes > 65536) {
@@ -95,7 +125,7 @@ void amid_session_queue_str(AmiSession *s, const char *text)
 /* Move what the running action wrote into the output queue. */
 static void commit_reply(AmiSession *s)
 {
-	if (!s->reply || s->reply->len == 0)
+	if (!s->worker || !s->reply || s->reply->len == 0)
 		return;
 	g_autoptr(GBytes) b = g_bytes_new(s->reply->str, s->reply->len);
 	g_string_truncate(s->reply, 0);
@@ -277,6 +307,17 @@ AMI_API int ami_session_writeperm(const AmiSession *s)
 	return s->writeperm;
 }
 
+AMI_API gboolean ami_session_can_read(const AmiSession *s, int category)
+{
+	return s->authenticated &&
+	       (amid_session_effective_mask(s) & category) == category;
+}
+
+AMI_API gboolean ami_session_can_write(const AmiSession *s, int authority)
+{
+	return s->authenticated && (authority == 0 || (s->writeperm & authority));
+}
+
 AMI_API void ami_session_set_event_mask(AmiSession *s, int mask)
 {
 	s->event_mask = mask;
@@ -289,6 +330,96 @@ static gboolean is_auth_action(const char *action)
 	return !g_ascii_strcasecmp(action, "Login") ||
 	       !g_ascii_strcasecmp(action, "Logoff") ||
 	       !g_ascii_strcasecmp(action, "Challenge");
+}
+
+static void process_input(AmiSession *s);
+
+static void end_action(AmiSession *s, int ret)
+{
+	if (ret != AMI_SUCCESS) {
+		s->closing = TRUE;
+		s->paused = TRUE;
+	}
+}
+
+/* ---- blocking actions: run on a thread pool while the session waits */
+
+typedef struct {
+	AmiSession *s;
+	AmidAction *a;
+	AmiMessage *m;
+} Job;
+
+static GMutex pool_lock;
+static GThreadPool *pool;
+static gboolean pool_closed;
+
+static void run_job(gpointer data, gpointer unused)
+{
+	Job *j = data;
+	int ret = amid_action_call(j->a, j->s, j->m);
+	amid_action_release(j->a);
+	amid_message_free(j->m);
+	amid_worker_job_done(j->s->worker, j->s, ret);
+	g_free(j);
+}
+
+static void start_job(AmiSession *s, AmidAction *a, const AmiMessage *m)
+{
+	Job *j = g_new0(Job, 1);
+	j->s = s;
+	j->a = a;
+	j->m = amid_message_new();
+	for (guint i = 0; i < m->n; i++) {
+		const char *line = ami_message_line(m, i);
+		amid_message_add_line(j->m, line, strlen(line));
+	}
+	g_mutex_lock(&pool_lock);
+	if (!pool && !pool_closed)
+		pool = g_thread_pool_new(run_job, NULL, 16, FALSE, NULL);
+	gboolean ok = pool != NULL;
+	if (ok) {
+		s->busy = TRUE;
+		s->paused = TRUE;
+		g_thread_pool_push(pool, j, NULL);
+	}
+	g_mutex_unlock(&pool_lock);
+	if (!ok) {
+		amid_action_release(a);
+		amid_message_free(j->m);
+		g_free(j);
+		ami_send_error(s, m, "Server is shutting down");
+		commit_reply(s);
+	}
+}
+
+void amid_sessions_drain_jobs(void)
+{
+	g_mutex_lock(&pool_lock);
+	GThreadPool *p = pool;
+	pool = NULL;
+	pool_closed = TRUE;
+	g_mutex_unlock(&pool_lock);
+	if (p)
+		g_thread_pool_free(p, FALSE, TRUE);
+}
+
+void amid_session_job_done(AmiSession *s, int ret)
+{
+	s->busy = FALSE;
+	if (s->orphan) {
+		amid_session_free(s);
+		return;
+	}
+	commit_reply(s);
+	if (s->dead)
+		return;
+	end_action(s, ret);
+	if (!s->closing)
+		s->paused = FALSE;
+	process_input(s);
+	if (!s->dead)
+		amid_worker_update_epoll(s->worker, s);
 }
 
 static void handle_message(AmiSession *s, const AmiMessage *m)
@@ -325,17 +456,21 @@ static void handle_message(AmiSession *s, const AmiMessage *m)
 				  action);
 		ami_send_error(s, m, "Permission denied");
 		break;
-	case AMID_LOOKUP_FOUND: {
-		int ret = amid_action_call(a, s, m);
-		amid_action_release(a);
-		if (ret != AMI_SUCCESS) {
-			s->closing = TRUE;
-			s->paused = TRUE;
+	case AMID_LOOKUP_FOUND:
+		if ((amid_action_flags(a) & AMI_ACTION_BLOCKING) && s->worker) {
+			start_job(s, a, m);
+			return;
 		}
+		end_action(s, amid_action_call(a, s, m));
+		amid_action_release(a);
 		break;
 	}
-	}
 	commit_reply(s);
+}
+
+void amid_session_run_message(AmiSession *s, const AmiMessage *m)
+{
+	handle_message(s, m);
 }
 
 /* Run every complete message while the session is not paused. */
@@ -537,6 +672,11 @@ AMI_API int ami_session_wait_event(AmiSession *s, const AmiMessage *m,
 				   int timeout_s)
 {
 	ami_send_ack(s, m, "Waiting for Event completed.");
+	if (!s->worker) {
+		g_autofree char *id = ami_action_id_line(m);
+		ami_append(s, "Event: WaitEventComplete\r\n%s\r\n", id);
+		return AMI_SUCCESS;
+	}
 	s->waiting = TRUE;
 	g_free(s->wait_idline);
 	s->wait_idline = ami_action_id_line(m);

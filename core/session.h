@@ -57,6 +57,10 @@ struct AmiSession {
 	gboolean wait_got_event;
 
 	int authed_index; /* in worker->authed, -1 if not there */
+
+	GSList *datastores; /* AmiDatastore*, newest first */
+	gboolean busy; /* a blocking action runs on the pool */
+	gboolean orphan; /* closed while busy: free when the job returns */
 };
 
 /** Effective event mask: read classes AND the requested mask. */
@@ -66,6 +70,19 @@ static inline int amid_session_effective_mask(const AmiSession *s)
 }
 
 AmiSession *amid_session_new(AmidWorker *w, int fd, const char *peer);
+/**
+ * A session with no connection (hooks, tests): logged in as @name with
+ * write classes @writeperm and no read classes.  Replies accumulate and
+ * are read with amid_session_detached_output().
+ */
+AmiSession *amid_session_new_detached(const char *name, int writeperm);
+const char *amid_session_detached_output(AmiSession *s);
+/** Run one complete message (dispatch, reply). */
+void amid_session_run_message(AmiSession *s, const AmiMessage *m);
+/** Wait for running blocking actions and refuse new ones (shutdown). */
+void amid_sessions_drain_jobs(void);
+/** A blocking action finished (worker thread). */
+void amid_session_job_done(AmiSession *s, int ret);
 void amid_session_free(AmiSession *s);
 
 /** Read what the socket has and run complete messages. */

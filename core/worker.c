@@ -8,6 +8,8 @@
  */
 #include "worker.h"
 #include "core.h"
+#include "datastore.h"
+#include "loader.h"
 
 #include <errno.h>
 #include <glib-unix.h>
@@ -24,6 +26,8 @@ typedef enum {
 	ITEM_EVENT, /* an event to fan out */
 	ITEM_FULLYBOOTED, /* boot finished */
 	ITEM_STOP, /* close everything and quit */
+	ITEM_SWEEP, /* drop a module's datastores */
+	ITEM_JOB_DONE, /* a blocking action finished */
 } ItemKind;
 
 typedef struct {
@@ -31,6 +35,8 @@ typedef struct {
 	int fd;
 	int category;
 	GBytes *data;
+	AmiModule *module;
+	AmiSession *session;
 	char peer[64];
 } Item;
 
@@ -60,7 +66,22 @@ static void item_free(Item *it)
 {
 	if (it->data)
 		g_bytes_unref(it->data);
+	if (it->module)
+		amid_module_unref(it->module);
 	g_free(it);
+}
+
+static void sweep_datastores(AmidWorker *w, AmiModule *m)
+{
+	GHashTableIter it;
+	gpointer key;
+	guint n = 0;
+	g_hash_table_iter_init(&it, w->sessions);
+	while (g_hash_table_iter_next(&it, &key, NULL))
+		n += amid_datastores_sweep_module(key, m);
+	if (n)
+		g_warning("module %s left %u session datastore(s); freed",
+			  ami_module_name(m), n);
 }
 
 static void fan_out(AmidWorker *w, int category, GBytes *data)
@@ -129,6 +150,12 @@ static void drain_inbox(AmidWorker *w)
 			close_all(w);
 			g_main_loop_quit(w->loop);
 			break;
+		case ITEM_SWEEP:
+			sweep_datastores(w, it->module);
+			break;
+		case ITEM_JOB_DONE:
+			amid_session_job_done(it->session, it->category);
+			break;
 		}
 		item_free(it);
 	}
@@ -159,8 +186,16 @@ static void end_of_pass(AmidWorker *w)
 			if (idx < w->authed->len)
 				((AmiSession *)w->authed->pdata[idx])
 					->authed_index = (int)idx;
+			s->authed_index = -1;
 		}
-		amid_session_free(s);
+		if (s->fd >= 0) {
+			close(s->fd);
+			s->fd = -1;
+		}
+		if (s->busy)
+			s->orphan = TRUE; /* freed when its job returns */
+		else
+			amid_session_free(s);
 	}
 	g_ptr_array_set_size(w->dead, 0);
 }
@@ -318,6 +353,8 @@ static void worker_free(AmidWorker *w)
 		Item *it = w->inbox->pdata[i];
 		if (it->kind == ITEM_SESSION)
 			close(it->fd);
+		if (it->kind == ITEM_JOB_DONE)
+			amid_session_job_done(it->session, it->category);
 		item_free(it);
 	}
 	g_ptr_array_unref(w->inbox);
@@ -352,6 +389,7 @@ void amid_workers_start(guint n)
 
 void amid_workers_stop(void)
 {
+	amid_sessions_drain_jobs();
 	g_rw_lock_writer_lock(&workers_lock);
 	AmidWorker **ws = workers;
 	guint n = n_workers;
@@ -399,6 +437,27 @@ void amid_workers_publish(int category, GBytes *event)
 		post(workers[i], it);
 	}
 	g_rw_lock_reader_unlock(&workers_lock);
+}
+
+void amid_workers_sweep_module(AmiModule *module)
+{
+	g_rw_lock_reader_lock(&workers_lock);
+	for (guint i = 0; i < n_workers; i++) {
+		Item *it = g_new0(Item, 1);
+		it->kind = ITEM_SWEEP;
+		it->module = amid_module_ref(module);
+		post(workers[i], it);
+	}
+	g_rw_lock_reader_unlock(&workers_lock);
+}
+
+void amid_worker_job_done(AmidWorker *w, AmiSession *s, int ret)
+{
+	Item *it = g_new0(Item, 1);
+	it->kind = ITEM_JOB_DONE;
+	it->session = s;
+	it->category = ret;
+	post(w, it);
 }
 
 void amid_workers_broadcast_fullybooted(void)

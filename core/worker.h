@@ -43,6 +43,14 @@ void amid_workers_publish(int category, GBytes *event);
 /** Deliver FullyBooted to logged-in sessions that have not had it. */
 void amid_workers_broadcast_fullybooted(void);
 
+/**
+ * Drop @module's datastores from every session (each worker does its own,
+ * holding a module reference until done).
+ */
+void amid_workers_sweep_module(AmiModule *module);
+/** A blocking action finished on the pool: resume @s on its worker. */
+void amid_worker_job_done(AmidWorker *w, AmiSession *s, int ret);
+
 /* Used by sessions. */
 void amid_worker_mark_dirty(AmidWorker *w, AmiSession *s);
 void amid_worker_update_epoll(AmidWorker *w, AmiSession *s);

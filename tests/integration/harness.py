@@ -21,7 +21,6 @@ Locations (environment variables override):
 - ``AMID_KEEP_TMP=1`` keeps the temporary directories (config and log).
 """
 
-import errno
 import hashlib
 import os
 import re
@@ -597,21 +596,25 @@ class AmidTestCase(unittest.TestCase):
     general = {}
     #: The users of this class's daemon.
     users = USERS
+    #: The modules this class's daemon loads at start-up.
+    load = DEFAULT_MODULES
 
     server = None
     _skip_reason = None
     _start_error = None
+    _late_deaths = []
 
     @classmethod
     def setUpClass(cls):
         cls._skip_reason = None
         cls._start_error = None
+        cls._late_deaths = []
         cls.server = None
         if find_binary() is None:
             cls._skip_reason = ("amid binary not built (looked for AMID_BIN, %s/amid, %s/core/amid)"
                                 % (REPO, REPO))
             return
-        cls.server = AmidServer(general=cls.general, users=cls.users)
+        cls.server = AmidServer(general=cls.general, users=cls.users, load=cls.load)
         try:
             cls.server.start()
         except RuntimeError as e:
@@ -620,13 +623,20 @@ class AmidTestCase(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         server = cls.server
-        if server is None or server.proc is None:
-            if server is not None:
-                server.cleanup()
+        if server is None:
             return
-        status = server.stop()
-        tail = server.log_tail()
-        server.cleanup()
+        late = list(cls._late_deaths)
+        if server.proc is None:
+            server.cleanup()
+            status = 0
+            tail = ""
+        else:
+            status = server.stop()
+            tail = server.log_tail()
+            server.cleanup()
+        if late:
+            raise AssertionError("amid died between tests of this class (%s); log:\n%s"
+                                 % ("; ".join(late), tail))
         if status != 0:
             raise AssertionError("clean shutdown: amid %s after SIGTERM (expected exit 0 within "
                                  "%.0f s); log:\n%s" % (server.describe_exit(status), STOP_TIMEOUT,
@@ -638,14 +648,35 @@ class AmidTestCase(unittest.TestCase):
         if self._start_error:
             self.fail("daemon did not start: %s" % self._start_error)
         if not self.server.alive():
-            # An earlier test crashed it (and was failed for it): start afresh.
+            if self.server.proc is not None:
+                # It died after the previous test's check: report it at class end.
+                type(self)._late_deaths.append(self.server.describe_exit(self.server.proc.returncode))
+                self.server.kill()
+                self.server.proc = None
+            # Stopped by a test, or crashed (and that test failed): start afresh.
             self.server.start()
         self._clients = []
+        self.addTypeEqualityFunc(bytes, self._assert_bytes_equal)
+
+    def _assert_bytes_equal(self, first, second, msg=None):
+        """Byte comparison whose failure shows both values in full (wire bytes matter)."""
+        if first != second:
+            self.fail(self._formatMessage(msg, "got %r, expected %r" % (first, second)))
 
     def tearDown(self):
-        for client in getattr(self, "_clients", []):
+        clients = getattr(self, "_clients", [])
+        for client in clients:
             client.close()
-        if self.server is not None and self.server.proc is not None and not self.server.alive():
+        if self.server is None or self.server.proc is None:
+            return
+        if any(c.closed_by_peer for c in clients):
+            # A crash shows up as EOF on the clients slightly before the process is
+            # reapable: give it a moment so the death is blamed on this test.
+            try:
+                self.server.proc.wait(0.1)
+            except subprocess.TimeoutExpired:
+                pass
+        if not self.server.alive():
             status = self.server.proc.returncode
             tail = self.server.log_tail()
             self.server.kill()

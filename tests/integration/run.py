@@ -113,24 +113,43 @@ class LineResult(unittest.TestResult):
         self._emit("FAIL %s: unexpected success" % test_name(test))
 
 
+def flatten(suite):
+    """Yield the tests of a (nested) suite in order."""
+    for item in suite:
+        if isinstance(item, unittest.TestSuite):
+            yield from flatten(item)
+        else:
+            yield item
+
+
+def select(suite, patterns):
+    """A flat suite of the tests whose id contains one of *patterns* (any case).
+
+    Tests stay in discovery order, so each class's daemon still starts once.
+    """
+    wanted = [p.lower() for p in patterns]
+    return unittest.TestSuite(t for t in flatten(suite)
+                              if any(p in t.id().lower() for p in wanted))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="print tracebacks")
     parser.add_argument("-k", dest="patterns", action="append", default=[],
-                        help="only tests whose id contains this substring (repeatable)")
+                        help="only tests whose id contains this substring, any case (repeatable)")
     parser.add_argument("tests", nargs="*",
                         help="test modules or ids, e.g. test_auth or test_auth.TestMD5")
     args = parser.parse_args(argv)
 
     faulthandler.dump_traceback_later(RUN_TIMEOUT, exit=True)
     loader = unittest.TestLoader()
-    if args.patterns:
-        loader.testNamePatterns = ["*%s*" % p for p in args.patterns]
     if args.tests:
         suite = loader.loadTestsFromNames([t[:-3] if t.endswith(".py") else t
                                            for t in args.tests])
     else:
         suite = loader.discover(HERE, pattern="test_*.py", top_level_dir=HERE)
+    if args.patterns:
+        suite = select(suite, args.patterns)
 
     binary = harness.find_binary()
     print("# amid: %s; modules: %s" % (binary or "NOT BUILT", harness.module_dir()), flush=True)

@@ -1,7 +1,6 @@
 """mod_core actions: CoreSettings, CoreStatus, WaitEvent (wire reference section 3)."""
 
 import datetime
-import re
 import time
 
 from harness import AmidTestCase, PING_RE

@@ -2,7 +2,7 @@
 
 import re
 
-from harness import AmidTestCase, PING_RE, error, success, unknown_command
+from harness import AmidTestCase, PING_RE, error, goodbye, success, unknown_command
 from test_permissions import list_commands
 
 
@@ -35,8 +35,9 @@ class TestModuleActions(AmidTestCase):
         self.assertEqual(reply.raw, unknown_command("gone", "Ping"))
 
         reply = c.request([("Action", "ListCommands"), ("ActionID", "lc")])
+        # Either ListCommands went away with mod_core (amid registers it there),
+        # or it lives elsewhere and must no longer list Ping.
         if reply.raw != unknown_command("lc", "ListCommands"):
-            # ListCommands lives outside mod_core: it must no longer list Ping.
             self.assertEqual(reply.response, "Success", reply.raw)
             names = [line.split(":", 1)[0] for line in reply.lines[2:]]
             self.assertNotIn("Ping", names)
@@ -132,3 +133,19 @@ class TestModuleActions(AmidTestCase):
         self.assertEqual(reply.response, "Error", reply.raw)
         self.assertEqual(reply.lines[1], "ActionID: nf")
         self.assertPingWorks(self.client)
+
+
+class TestNoModules(AmidTestCase):
+    """A daemon with no modules: the core still authenticates and dispatches."""
+
+    load = []
+
+    def test_core_without_modules(self):
+        """Login, FullyBooted and Logoff work; Ping is an unknown command."""
+        client = self.connect()
+        self.login(client, action_id="l")
+        reply = client.request([("Action", "Ping"), ("ActionID", "np")])
+        self.assertEqual(reply.raw, unknown_command("np", "Ping"))
+        client.send([("Action", "Logoff"), ("ActionID", "bye")])
+        self.assertEqual(client.read_message().raw, goodbye("bye"))
+        self.assertEqual(client.expect_closed(2), b"")

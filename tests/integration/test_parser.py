@@ -9,6 +9,11 @@ from harness import AmidTestCase, PING_RE, error
 
 LINE_TOO_LONG = "Failed to parse message: line too long"
 TOO_MANY_LINES = "Too many lines in message or allocation failure"
+TOO_LARGE = "Failed to parse message: message too large"
+
+#: Length of the "too long" line: past Asterisk's 1024-byte limit and amid's
+#: documented 8192 (doc/protocol.md), well below the 1 MiB disconnect limit.
+LONG = 20000
 
 
 class TestParserLimits(AmidTestCase):
@@ -25,19 +30,19 @@ class TestParserLimits(AmidTestCase):
         self.assertEqual(before, [], "extra replies: %r" % [m.raw for m in before])
         self.assertRegex(reply.raw, PING_RE)
 
-    def test_5000_byte_line(self):
-        """A 5000-byte line: one ``line too long`` error, action not run, session alive."""
-        self.client.send(b"Action: Ping\r\nActionID: ll\r\nX-Long: " + b"A" * 5000 + b"\r\n\r\n")
+    def test_long_line(self):
+        """A 20000-byte line: one ``line too long`` error, action not run, session alive."""
+        self.client.send(b"Action: Ping\r\nActionID: ll\r\nX-Long: " + b"A" * LONG + b"\r\n\r\n")
         self.assertOnlyReply(error("ll", LINE_TOO_LONG))
 
     def test_long_line_does_not_run_action(self):
         """The flagged message's action is not executed (Logoff would close)."""
-        self.client.send(b"Action: Logoff\r\nActionID: lo\r\nX-Long: " + b"B" * 5000 + b"\r\n\r\n")
+        self.client.send(b"Action: Logoff\r\nActionID: lo\r\nX-Long: " + b"B" * LONG + b"\r\n\r\n")
         self.assertOnlyReply(error("lo", LINE_TOO_LONG))
 
     def test_long_action_value(self):
         """The long line may be the Action line itself."""
-        self.client.send(b"Action: " + b"P" * 5000 + b"\r\n\r\n")
+        self.client.send(b"Action: " + b"P" * LONG + b"\r\n\r\n")
         self.assertOnlyReply(error(None, LINE_TOO_LONG))
 
     def test_1022_char_line_accepted(self):
@@ -58,6 +63,21 @@ class TestParserLimits(AmidTestCase):
             self.assertEqual(reply.raw, error("b", LINE_TOO_LONG))
         reply, before = self.client.ping("after")
         self.assertEqual(before, [], "extra replies: %r" % [m.raw for m in before])
+
+    def test_long_line_in_small_writes(self):
+        """The limit holds when the long line arrives in many small writes."""
+        self.client.sock.sendall(b"Action: Ping\r\nActionID: lw\r\nX-Long: ")
+        for _ in range(LONG // 1000):
+            self.client.sock.sendall(b"w" * 1000)
+            time.sleep(0.001)
+        self.client.sock.sendall(b"\r\n\r\n")
+        self.assertOnlyReply(error("lw", LINE_TOO_LONG))
+
+    def test_message_too_large(self):
+        """Lines each within limits but over 64 KiB in total: ``message too large``."""
+        body = b"".join(b"X-Big%d: %s\r\n" % (i, b"b" * 1000) for i in range(100))
+        self.client.send(b"Action: Ping\r\nActionID: big\r\n" + body + b"\r\n")
+        self.assertOnlyReply(error("big", TOO_LARGE))
 
     def test_200_headers(self):
         """200 lines in one message: ``Too many lines`` error, session alive."""

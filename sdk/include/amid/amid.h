@@ -12,5 +12,7 @@
 
 #include <amid/module.h>
 #include <amid/manager.h>
+#include <amid/datastore.h>
+#include <amid/hook.h>
 
 #endif /* AMID_AMID_H */

@@ -141,6 +141,47 @@ AMI_API int ami_manager_register2(const char *action, int authority,
 	ami_manager_register2(action, authority, func, AMI_MODULE_SELF,    \
 			      synopsis, NULL)
 
+/** Flags of an action definition. */
+enum {
+	/**
+	 * The handler may block (disk, network, a database).  It then runs on a
+	 * thread pool instead of the session's I/O worker: the session waits
+	 * (its later requests run after it, in order), other sessions do not.
+	 */
+	AMI_ACTION_BLOCKING = 1 << 0,
+};
+
+/** One entry of an action table (see ami_manager_register_table()). */
+typedef struct AmiActionDef {
+	const char *name; /**< NULL ends the table */
+	int authority; /**< write classes, 0 = any logged-in user */
+	AmiActionHandler handler;
+	const char *synopsis; /**< one line for ListCommands */
+	const char *description; /**< longer help, may be NULL */
+	guint flags; /**< AMI_ACTION_* */
+} AmiActionDef;
+
+/**
+ * Register every action of @defs (a table ended by an entry whose name is
+ * NULL), owned by @module.  All or nothing: when one fails, those already
+ * registered are removed again.  The table's strings are copied.
+ * Returns 0 or the first error (-EEXIST, -EINVAL).  Thread safe.
+ */
+AMI_API int ami_manager_register_table(AmiModule *module,
+				       const AmiActionDef *defs);
+
+/** Unregister every action of @defs.  Returns 0. */
+AMI_API int ami_manager_unregister_table(const AmiActionDef *defs);
+
+/**
+ * ami_manager_register2() with flags (AMI_ACTION_BLOCKING).
+ */
+AMI_API int ami_manager_register_flags(const char *action, int authority,
+				       AmiActionHandler func,
+				       AmiModule *module,
+				       const char *synopsis,
+				       const char *description, guint flags);
+
 /**
  * Remove a manager action.  New requests get the unknown-command error at
  * once; a call already running finishes.  Returns 0, or -ENOENT when no
@@ -251,6 +292,15 @@ AMI_API char *ami_action_id_line(const AmiMessage *m);
 AMI_API int ami_manager_event(int category, const char *event,
 			      const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
+/**
+ * Raise an event from a prepared list of fields: @fields holds key, value,
+ * key, value, … and ends with NULL.  Values are written verbatim (a CR or
+ * LF in a value is replaced by a space so a field cannot inject lines).
+ * Same delivery and thread safety as ami_manager_event().
+ */
+AMI_API int ami_manager_event_fields(int category, const char *event,
+				     const char *const *fields);
+
 /** ami_manager_event() with a va_list. */
 AMI_API int ami_manager_event_va(int category, const char *event,
 				 const char *fmt, va_list ap)
@@ -274,6 +324,19 @@ AMI_API int ami_session_readperm(const AmiSession *s);
 
 /** The user's write (action) class mask. */
 AMI_API int ami_session_writeperm(const AmiSession *s);
+
+/**
+ * Would an event of class @category reach @s (every bit in its effective
+ * read mask)?  Mirrors astman_verify_session_readpermissions(), with
+ * amid's delivery rule.
+ */
+AMI_API gboolean ami_session_can_read(const AmiSession *s, int category);
+
+/**
+ * May @s run an action of @authority (0, or any shared write class)?
+ * Mirrors astman_verify_session_writepermissions().
+ */
+AMI_API gboolean ami_session_can_write(const AmiSession *s, int authority);
 
 /**
  * Set the session's requested event mask (the `Events` action); the

@@ -164,6 +164,23 @@ AMI_API gboolean ami_module_is_loaded(const char *name, char **version_out);
  * the module is loaded). */
 AMI_API const char *ami_module_name(const AmiModule *module);
 
+/* ----------------------------------------------------------------------
+ * Timers owned by a module (an event source on a timer, housekeeping).
+ * ---------------------------------------------------------------------- */
+
+/**
+ * Call @func(@data) every @interval_ms milliseconds on the daemon's main
+ * thread until it returns FALSE, ami_timer_remove() is called, or @module
+ * unloads (the core removes what is left then).  Returns a timer id > 0,
+ * or 0 when @func is NULL or @interval_ms is 0.  Thread safe.
+ * Mirrors Asterisk's ast_sched_add() use in modules.
+ */
+AMI_API guint ami_timer_add(AmiModule *module, guint interval_ms,
+			    gboolean (*func)(void *data), void *data);
+
+/** Stop a timer.  Returns 0, or -ENOENT for an unknown id.  Thread safe. */
+AMI_API int ami_timer_remove(guint id);
+
 #ifdef __cplusplus
 }
 #endif
