@@ -220,6 +220,7 @@ void amid_parser_shrink(AmidParser *p)
 	if (p->msg && p->msg->n == 0 && p->msg->flags == 0 && !p->discarding) {
 		amid_message_free(p->msg);
 		p->msg = NULL;
+		p->handed_out = FALSE;
 	}
 }
 
@@ -232,6 +233,11 @@ static void note_garbage(AmidParser *p, gsize n)
 AmidParseResult amid_parser_next(AmidParser *p, AmiMessage **out)
 {
 	*out = NULL;
+	if (p->handed_out) {
+		/* The message returned by the previous call is done with. */
+		amid_message_reset(p->msg);
+		p->handed_out = FALSE;
+	}
 	if (!p->buf)
 		return AMID_PARSE_NEED_MORE;
 	if (!p->msg)
@@ -257,17 +263,18 @@ AmidParseResult amid_parser_next(AmidParser *p, AmiMessage **out)
 		}
 
 		gsize len = (gsize)(nl - start);
-		p->pos += len + 1;
-		p->msg_bytes += len + 1;
+		gsize raw = len + 1; /* with its terminator */
+		p->pos += raw;
+		p->msg_bytes += raw;
 		if (p->discarding) {
 			/* The tail of an over-long line is dropped too. */
 			p->discarding = FALSE;
-			p->garbage += len + 1;
+			p->garbage += raw;
 			continue;
 		}
 		if (len && start[len - 1] == '\r')
 			len--;
-		if (len + 2 > AMID_MAX_LINE) {
+		if (raw > AMID_MAX_LINE) {
 			p->msg->flags |= AMID_MSG_LINE_TOO_LONG;
 			p->garbage += len;
 			continue;
@@ -276,6 +283,7 @@ AmidParseResult amid_parser_next(AmidParser *p, AmiMessage **out)
 			/* Blank line: the message is complete. */
 			p->garbage = 0;
 			p->msg_bytes = 0;
+			p->handed_out = TRUE;
 			*out = p->msg;
 			return AMID_PARSE_MESSAGE;
 		}

@@ -65,6 +65,7 @@ typedef struct {
 	gboolean discarding; /* inside an over-long line */
 	gsize garbage; /* bytes dropped in the current bad message */
 	gsize msg_bytes; /* bytes in the current message */
+	gboolean handed_out; /* msg was returned; reset it on the next call */
 } AmidParser;
 
 void amid_parser_init(AmidParser *p);

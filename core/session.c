@@ -32,6 +32,7 @@ AmiSession *amid_session_new(AmidWorker *w, int fd, const char *peer)
 	s->event_mask = AMI_EVENT_FLAG_ALL;
 	s->displayconnects = c->displayconnects;
 	s->writetimeout_ms = c->writetimeout_ms;
+	s->queuelimit = c->queuelimit;
 	s->authed_index = -1;
 	s->auth_deadline = g_get_monotonic_time() +
 			   (gint64)c->authtimeout_s * G_USEC_PER_SEC;
@@ -96,22 +97,15 @@ void amid_session_queue(AmiSession *s, GBytes *b)
 		return;
 	}
 	amid_outqueue_push(&s->out, b);
-	g_autoptr(AmidConfig) c = NULL;
-	if (s->out.bytes > 65536) {
-		c = amid_core_config();
-		if (s->out.bytes > c->queuelimit) {
-			g_warning("Session %s%s%s from %s: output queue over "
-				  "%zu bytes, disconnecting a client that "
-				  "does not read",
-				  s->username ? "'" : "",
-				  s->username ? s->username : "",
-				  s->username ? "'" : "", s->peer,
-				  c->queuelimit);
-			amid_log_security("QueueOverflow", s->username,
-					  s->peer, "client stopped reading");
-			amid_session_close(s, "queue limit");
-			return;
-		}
+	if (s->out.bytes > s->queuelimit) {
+		g_warning("Session %s from %s: output queue over %zu bytes, "
+			  "disconnecting a client that does not read",
+			  s->username ? s->username : "(unauthenticated)",
+			  s->peer, s->queuelimit);
+		amid_log_security("QueueOverflow", s->username, s->peer,
+				  "client stopped reading");
+		amid_session_close(s, "queue limit");
+		return;
 	}
 	amid_worker_mark_dirty(s->worker, s);
 }
@@ -491,7 +485,6 @@ static void process_input(AmiSession *s)
 			return;
 		}
 		handle_message(s, m);
-		amid_message_reset(m);
 	}
 	if (!s->dead)
 		amid_parser_shrink(&s->parser);

@@ -31,6 +31,7 @@ struct AmiSession {
 	char challenge[24]; /* "" until Challenge */
 	gboolean displayconnects;
 	int writetimeout_ms;
+	gsize queuelimit; /* bytes of output before the client is dropped */
 	gboolean got_fullybooted;
 
 	/* input */

@@ -268,7 +268,9 @@ void amid_worker_update_epoll(AmidWorker *w, AmiSession *s)
 		amid_parser_pending(&s->parser) > 2 * AMID_MAX_MESSAGE;
 	if (!s->closing && !input_full)
 		want |= EPOLLIN;
-	if (s->out.count)
+	/* Only a flush that hit a full socket waits for EPOLLOUT; output
+	 * queued this pass is written at its end without asking epoll. */
+	if (s->out.count && s->stall_since)
 		want |= EPOLLOUT;
 	if (s->in_epoll && want == s->epoll_mask)
 		return;

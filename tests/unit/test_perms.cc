@@ -1,6 +1,7 @@
 // Event classes: Privilege strings, config class lists, event masks.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <string>
 
 #include "shim.h"

@@ -167,6 +167,7 @@ struct Conn {
 	_Atomic uint64_t got; /* events of the phase received */
 	uint64_t gaps, reorder;
 	int64_t t_last; /* last event received */
+	atomic_int gone; /* closed by the server (set by its loop's thread) */
 
 	/* publisher */
 	uint64_t acked;

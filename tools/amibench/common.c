@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "amibench.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
