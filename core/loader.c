@@ -45,11 +45,21 @@ AMI_API const char *ami_module_name(const AmiModule *module)
 	return module ? module->name : "core";
 }
 
+/*
+ * Count the call first, then check `stopping`; quiesce() does the mirror
+ * image (set `stopping`, then read `busy`), so with sequentially consistent
+ * atomics either this call sees `stopping` and backs out, or quiesce() sees
+ * it busy and waits.  Checking first left a window in which a hook or timer
+ * call could pass the check, quiesce() could find busy == 0 and unload, and
+ * the call would then run code that was being dlclose()d.
+ */
 gboolean amid_module_enter(AmiModule *m)
 {
-	if (g_atomic_int_get(&m->stopping))
-		return FALSE;
 	g_atomic_int_inc(&m->busy);
+	if (g_atomic_int_get(&m->stopping)) {
+		g_atomic_int_dec_and_test(&m->busy);
+		return FALSE;
+	}
 	return TRUE;
 }
 
@@ -199,7 +209,8 @@ static int requirements_met(const AmiModule *m)
 		if (b && !find_locked(b)) {
 			g_warning("module %s requires %s, which is not loaded",
 				  m->name, b);
-			return -ENOENT;
+			/* Not -ENOENT: the module's own file was found. */
+			return -ECANCELED;
 		}
 	}
 	return 0;

@@ -63,6 +63,8 @@ struct ast_module; /* never defined: Asterisk modules pass NULL or self */
 #define AST_MODULE_LOAD_SUCCESS AMI_MODULE_LOAD_SUCCESS
 #define AST_MODULE_LOAD_DECLINE AMI_MODULE_LOAD_DECLINE
 #define AST_MODULE_LOAD_FAILURE AMI_MODULE_LOAD_FAILURE
+/* Asterisk's "skip" (not loaded, not an error) is amid's decline. */
+#define AST_MODULE_LOAD_SKIP AMI_MODULE_LOAD_DECLINE
 
 /*
  * Registration.  Asterisk's `module` argument is replaced by the calling
@@ -125,6 +127,84 @@ typedef AmiHookFunc manager_hook_t;
 	ami_hook_register(AMI_MODULE_SELF, helper, data, writeperm)
 #define ast_manager_unregister_hook(hook) ami_hook_unregister(hook)
 #define ast_hook_send_action(hook, msg) ami_hook_send_action(hook, msg)
+
+/* String helpers manager code leans on (Asterisk's strings.h / utils.h). */
+
+/** Mirrors ast_strlen_zero(): TRUE for NULL or "". */
+static inline int ast_strlen_zero(const char *s)
+{
+	return !s || !*s;
+}
+
+/** Mirrors ast_true(): "yes", "true", "y", "t", "1", "on" (any case). */
+static inline int ast_true(const char *s)
+{
+	static const char *const words[] = {"yes", "true", "y", "t", "1",
+					    "on"};
+	if (ast_strlen_zero(s))
+		return 0;
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (!g_ascii_strcasecmp(s, words[i]))
+			return -1;
+	return 0;
+}
+
+/** Mirrors ast_false(): "no", "false", "n", "f", "0", "off" (any case). */
+static inline int ast_false(const char *s)
+{
+	static const char *const words[] = {"no", "false", "n", "f", "0",
+					    "off"};
+	if (ast_strlen_zero(s))
+		return 0;
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (!g_ascii_strcasecmp(s, words[i]))
+			return -1;
+	return 0;
+}
+
+/*
+ * The module descriptor.  An Asterisk module ends with
+ *
+ *     AST_MODULE_INFO_STANDARD(ASTERISK_GPL_KEY, "Description");
+ *
+ * after `static int load_module(void)` and `static int unload_module(void)`
+ * (and `static int reload(void)` for AST_MODULE_INFO_RELOADABLE).  amid
+ * takes the module's name from AST_MODULE, which Asterisk's build defines:
+ * define it before including this header (`#define AST_MODULE "mod_x"`),
+ * and name the file after it (mod_x.so).  `ast_module_info->self`, passed
+ * to the registration macros above, is never evaluated.
+ * Asterisk's general AST_MODULE_INFO(key, flags, desc, fields…) is not
+ * mapped: its callbacks take no argument; use AMI_MODULE_INFO instead.
+ */
+#define ASTERISK_GPL_KEY "amid-asterisk-compat"
+
+#define AMI_COMPAT_LOAD_UNLOAD_                                            \
+	static AmiModuleLoadResult ami_compat_load_(AmiModule *self)       \
+	{                                                                  \
+		(void)self;                                                \
+		return (AmiModuleLoadResult)load_module();                 \
+	}                                                                  \
+	static int ami_compat_unload_(AmiModule *self)                     \
+	{                                                                  \
+		(void)self;                                                \
+		return unload_module();                                    \
+	}
+
+#define AST_MODULE_INFO_STANDARD(keystr, desc)                             \
+	AMI_COMPAT_LOAD_UNLOAD_                                            \
+	AMI_MODULE_INFO(AST_MODULE, desc, .load = ami_compat_load_,        \
+			.unload = ami_compat_unload_)
+
+#define AST_MODULE_INFO_RELOADABLE(keystr, desc)                           \
+	AMI_COMPAT_LOAD_UNLOAD_                                            \
+	static int ami_compat_reload_(AmiModule *self)                     \
+	{                                                                  \
+		(void)self;                                                \
+		return reload();                                           \
+	}                                                                  \
+	AMI_MODULE_INFO(AST_MODULE, desc, .load = ami_compat_load_,        \
+			.unload = ami_compat_unload_,                      \
+			.reload = ami_compat_reload_)
 
 /* Handler return codes (same values as amid's). */
 #ifndef AMI_SUCCESS

@@ -128,7 +128,8 @@ static AmiModule *ami_module_self_ G_GNUC_UNUSED;
  *   -EBUSY   in use (a handler is running, or another module requires it)
  *   -ENOTSUP the module has no reload callback
  *   -ENOEXEC the file is not a valid amid module (ABI, signature, dlopen)
- *   -ECANCELED the module's load() declined or failed
+ *   -ECANCELED the module's load() declined or failed, or a module it
+ *              requires is not loaded
  * ---------------------------------------------------------------------- */
 
 /**
