@@ -9,6 +9,8 @@
  *   hook received, CR LF written as "|">`.
  * TestHookSend: the same with the request given in the `Request` header,
  *   "|" standing for CR LF.
+ * TestHookConfigOnly: needs the config write class, which the hook lacks:
+ *   sent through the hook it must be refused (-EPERM).
  */
 #include <string.h>
 
@@ -104,6 +106,13 @@ static int action_testhooksend(AmiSession *s, const AmiMessage *m)
 	return AMI_SUCCESS;
 }
 
+/* TestHookConfigOnly: ack (only users with write class config get here). */
+static int action_testhookconfigonly(AmiSession *s, const AmiMessage *m)
+{
+	ami_send_ack(s, m, "Config class");
+	return AMI_SUCCESS;
+}
+
 static const AmiActionDef actions[] = {
 	{ .name = "TestHookCount", .handler = action_testhookcount,
 	  .synopsis = "Test: events the hook has seen." },
@@ -111,6 +120,9 @@ static const AmiActionDef actions[] = {
 	  .synopsis = "Test: Ping through the hook." },
 	{ .name = "TestHookSend", .handler = action_testhooksend,
 	  .synopsis = "Test: any request through the hook." },
+	{ .name = "TestHookConfigOnly", .handler = action_testhookconfigonly,
+	  .authority = AMI_EVENT_FLAG_CONFIG,
+	  .synopsis = "Test: needs write class config." },
 	{ .name = NULL },
 };
 

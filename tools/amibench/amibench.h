@@ -112,6 +112,8 @@ void report_end(Report *r);
 long proc_rss_kib(int pid);
 /** utime + stime of @pid in seconds, -1 if unknown. */
 double proc_cpu_s(int pid);
+/** CPU seconds used by amibench itself (all threads). */
+double self_cpu_s(void);
 
 /* ------------------------------------------------------------ errors */
 

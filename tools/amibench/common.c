@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -278,6 +279,15 @@ double proc_cpu_s(int pid)
 	}
 	long hz = sysconf(_SC_CLK_TCK);
 	return (double)(ut + st) / (double)(hz > 0 ? hz : 100);
+}
+
+double self_cpu_s(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) < 0)
+		return -1;
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
 /* ------------------------------------------------------------ errors */

@@ -18,7 +18,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#define MAX_INPUT (64u << 20) /* one message never needs more */
+#define MAX_MESSAGE_BYTES (64u << 20) /* one message never needs more */
 #define READS_PER_EVENT 8
 
 static struct sockaddr_storage target;
@@ -498,7 +498,7 @@ static void conn_read(Conn *c)
 	for (int r = 0; r < READS_PER_EVENT; r++) {
 		if (c->in_cap - c->in_len < 1024) {
 			size_t cap = c->in_cap ? c->in_cap * 2 : l->in_cap;
-			if (cap > MAX_INPUT) {
+			if (cap > MAX_MESSAGE_BYTES) {
 				conn_fail(c, "message larger than 64 MiB");
 				return;
 			}

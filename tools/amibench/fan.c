@@ -52,7 +52,7 @@ typedef struct {
 	bool drained;
 	Hist hist;
 	long rss_start, rss_peak, rss_end;
-	double cpu_s;
+	double cpu_s, self_cpu_s;
 	int64_t t_first;
 } Phase;
 
@@ -238,7 +238,7 @@ static void run_phase(Fan *f, double duration, long max_events, int lag,
 	long dropped0 = atomic_load(&f->dropped);
 
 	ph->rss_start = proc_rss_kib(opt.pid);
-	double cpu0 = proc_cpu_s(opt.pid);
+	double cpu0 = proc_cpu_s(opt.pid), self0 = self_cpu_s();
 	int64_t pub_limit = (int64_t)((duration > 0 ? duration : 120) * 1e9);
 	f->hard_end = now_ns() + pub_limit + (int64_t)((drain + 10) * 1e9);
 	Sampler smp = {.peak = ph->rss_start, .end = f->hard_end};
@@ -341,6 +341,7 @@ static void run_phase(Fan *f, double duration, long max_events, int lag,
 	ph->rss_end = proc_rss_kib(opt.pid);
 	double cpu1 = proc_cpu_s(opt.pid);
 	ph->cpu_s = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
+	ph->self_cpu_s = self_cpu_s() - self0;
 
 	ph->published = sent;
 	int64_t t_last = 0;
@@ -483,6 +484,8 @@ static void report_phase(Report *r, const char *prefix, const char *title,
 			   ph->delivered ? ph->cpu_s / ph->delivered * 1e6 : 0);
 		json_num(r, KEY("server_cpu_s"), ph->cpu_s);
 	}
+	report_row(r, LBL("amibench CPU"), "%.2f s", ph->self_cpu_s);
+	json_num(r, KEY("client_cpu_s"), ph->self_cpu_s);
 	if (ph->rss_start >= 0) {
 		report_row(r, LBL("server RSS"),
 			   "start %ld KiB, peak %ld KiB, end %ld KiB",

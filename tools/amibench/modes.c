@@ -121,11 +121,17 @@ int mode_ping(void)
 		return 1;
 	}
 
-	double cpu0 = proc_cpu_s(opt.pid);
 	ping_t_meas = now_ns() + (int64_t)(opt.warmup * 1e9);
 	ping_t_end = ping_t_meas + (int64_t)(opt.duration * 1e9);
 	for (int t = 0; t < T; t++)
 		pthread_create(&pts[t].th, NULL, ping_thread, &pts[t]);
+	/* Server CPU over the measured window only. */
+	while (now_ns() < ping_t_meas)
+		g_usleep(1000);
+	double cpu0 = proc_cpu_s(opt.pid), self0 = self_cpu_s();
+	while (now_ns() < ping_t_end)
+		g_usleep(1000);
+	double cpu1 = proc_cpu_s(opt.pid), self1 = self_cpu_s();
 	Hist h;
 	hist_init(&h);
 	uint64_t rtts = 0, order = 0, bad = 0;
@@ -136,7 +142,6 @@ int mode_ping(void)
 		order += pts[t].order_errors;
 		bad += pts[t].bad;
 	}
-	double cpu1 = proc_cpu_s(opt.pid);
 	double dur = secs(ping_t_end - ping_t_meas);
 
 	Report r;
@@ -165,6 +170,8 @@ int mode_ping(void)
 			   cpu1 - cpu0, rtts ? (cpu1 - cpu0) / rtts * 1e6 : 0);
 		json_num(&r, "server_cpu_s", cpu1 - cpu0);
 	}
+	report_row(&r, "amibench CPU", "%.2f s", self1 - self0);
+	json_num(&r, "client_cpu_s", self1 - self0);
 	report_end(&r);
 
 	for (int i = 0; i < opt.conns; i++) {
@@ -234,7 +241,7 @@ int mode_login(void)
 		conns[i].id = i;
 		conns[i].events = "off";
 	}
-	double cpu0 = proc_cpu_s(opt.pid);
+	double cpu0 = proc_cpu_s(opt.pid), self0 = self_cpu_s();
 	lc.t_start = now_ns() + (int64_t)(opt.warmup * 1e9);
 	lc.t_end = lc.t_start + (int64_t)(opt.duration * 1e9);
 	const int64_t cycle_timeout = 5000000000LL;
@@ -253,7 +260,7 @@ int mode_login(void)
 	int64_t end = now_ns() + 1000000000LL;
 	while (l.n_open && now_ns() < end)
 		loop_poll(&l, 10);
-	double cpu1 = proc_cpu_s(opt.pid);
+	double cpu1 = proc_cpu_s(opt.pid), self1 = self_cpu_s();
 	for (int i = 0; i < P; i++)
 		conn_close(&conns[i]);
 
@@ -280,6 +287,8 @@ int mode_login(void)
 			   lc.cycles ? (cpu1 - cpu0) / lc.cycles * 1e6 : 0);
 		json_num(&r, "server_cpu_s", cpu1 - cpu0);
 	}
+	report_row(&r, "amibench CPU", "%.2f s", self1 - self0);
+	json_num(&r, "client_cpu_s", self1 - self0);
 	report_end(&r);
 	for (int i = 0; i < P; i++)
 		conn_free_buffers(&conns[i]);
