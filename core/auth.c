@@ -41,7 +41,8 @@ gboolean amid_auth_md5_ok(const char *challenge, const char *secret,
 static int fail(AmiSession *s, const AmiMessage *m, const char *event,
 		const char *user, const char *why)
 {
-	g_message("%s failed to authenticate as '%s'", s->peer, user);
+	g_autofree char *shown = amid_log_escape(user);
+	g_message("%s failed to authenticate as '%s'", s->peer, shown);
 	amid_log_security(event, user, s->peer, why);
 	amid_session_login_failed(s, m);
 	return AMI_SUCCESS;
@@ -59,8 +60,9 @@ static int action_login(AmiSession *s, const AmiMessage *m)
 	const AmidUser *u = *username ? amid_config_find_user(c, username)
 				      : NULL;
 	if (!u) {
+		g_autofree char *shown = amid_log_escape(username);
 		g_message("%s tried to authenticate with nonexistent user '%s'",
-			  s->peer, username);
+			  s->peer, shown);
 		return fail(s, m, "InvalidAccountID", username, "unknown user");
 	}
 	if (!u->secret)

@@ -75,12 +75,34 @@ GBytes *amid_core_fullybooted_event(void)
 	return g_bytes_new_take(text, strlen(text));
 }
 
+char *amid_log_escape(const char *text)
+{
+	GString *out = g_string_sized_new(strlen(text));
+	for (const char *p = text; *p;) {
+		gunichar c = g_utf8_get_char_validated(p, -1);
+		if (c == (gunichar)-1 || c == (gunichar)-2) {
+			g_string_append_printf(out, "\\x%02X", (guchar)*p++);
+			continue;
+		}
+		const char *next = g_utf8_next_char(p);
+		if (c < 0x20 || c == 0x7f || c == '"' || c == '\'' || c == '\\')
+			g_string_append_printf(out, "\\x%02X", (guint)c);
+		else
+			g_string_append_len(out, p, next - p);
+		p = next;
+	}
+	return g_string_free(out, FALSE);
+}
+
 void amid_log_security(const char *event, const char *user, const char *peer,
 		       const char *reason)
 {
-	/* One stable shape; fail2ban matches on "SECURITY event=… peer=…". */
+	/* One stable shape; fail2ban matches on "SECURITY event=… peer=…".
+	 * The quoted fields never hold a quote or a line break. */
+	g_autofree char *u = amid_log_escape(user ? user : "");
+	g_autofree char *r = amid_log_escape(reason ? reason : "");
 	g_message("SECURITY event=%s user=\"%s\" peer=%s reason=\"%s\"", event,
-		  user ? user : "", peer ? peer : "-", reason ? reason : "");
+		  u, peer ? peer : "-", r);
 }
 
 AMI_API const char *ami_core_ami_version(void)

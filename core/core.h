@@ -32,6 +32,12 @@ GBytes *amid_core_fullybooted_event(void);
 /** Security log line in the stable, fail2ban-friendly format. */
 void amid_log_security(const char *event, const char *user,
 		       const char *peer, const char *reason);
+/**
+ * Copy of client-supplied text for a log line (transfer full): quotes,
+ * backslashes, control bytes and bytes that are not UTF-8 become \xNN,
+ * so the text can neither end its quoted field nor start a new line.
+ */
+char *amid_log_escape(const char *text);
 
 G_END_DECLS
 

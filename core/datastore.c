@@ -31,30 +31,40 @@ AMI_API int ami_session_datastore_add(AmiSession *s, AmiDatastore *ds)
 {
 	if (!s || !ds)
 		return -EINVAL;
+	g_mutex_lock(&s->ds_lock);
 	s->datastores = g_slist_prepend(s->datastores, ds);
+	g_mutex_unlock(&s->ds_lock);
 	return 0;
 }
 
 AMI_API int ami_session_datastore_remove(AmiSession *s, AmiDatastore *ds)
 {
-	if (!s || !ds || !g_slist_find(s->datastores, ds))
+	if (!s || !ds)
 		return -ENOENT;
-	s->datastores = g_slist_remove(s->datastores, ds);
-	return 0;
+	g_mutex_lock(&s->ds_lock);
+	gboolean found = g_slist_find(s->datastores, ds) != NULL;
+	if (found)
+		s->datastores = g_slist_remove(s->datastores, ds);
+	g_mutex_unlock(&s->ds_lock);
+	return found ? 0 : -ENOENT;
 }
 
 AMI_API AmiDatastore *ami_session_datastore_find(AmiSession *s,
 						 const AmiDatastoreInfo *info,
 						 const char *uid)
 {
-	for (GSList *l = s ? s->datastores : NULL; l; l = l->next) {
+	AmiDatastore *found = NULL;
+	if (!s)
+		return NULL;
+	g_mutex_lock(&s->ds_lock);
+	for (GSList *l = s->datastores; l && !found; l = l->next) {
 		AmiDatastore *ds = l->data;
-		if (ds->info != info)
-			continue;
-		if (!uid || (ds->uid && !g_ascii_strcasecmp(ds->uid, uid)))
-			return ds;
+		if (ds->info == info &&
+		    (!uid || (ds->uid && !g_ascii_strcasecmp(ds->uid, uid))))
+			found = ds;
 	}
-	return NULL;
+	g_mutex_unlock(&s->ds_lock);
+	return found;
 }
 
 void amid_datastores_free_all(AmiSession *s)
@@ -66,16 +76,21 @@ void amid_datastores_free_all(AmiSession *s)
 guint amid_datastores_sweep_module(AmiSession *s, AmiModule *module)
 {
 	guint n = 0;
+	GSList *mine = NULL;
+	g_mutex_lock(&s->ds_lock);
 	GSList *l = s->datastores;
 	while (l) {
 		GSList *next = l->next;
 		AmiDatastore *ds = l->data;
 		if (ds->module == module) {
-			s->datastores = g_slist_delete_link(s->datastores, l);
-			ami_datastore_free(ds);
+			s->datastores = g_slist_remove_link(s->datastores, l);
+			mine = g_slist_concat(l, mine);
 			n++;
 		}
 		l = next;
 	}
+	g_mutex_unlock(&s->ds_lock);
+	/* destroy callbacks run outside the lock */
+	g_slist_free_full(mine, (GDestroyNotify)ami_datastore_free);
 	return n;
 }

@@ -164,8 +164,10 @@ static int open_module(const char *name, AmiModule **out)
 			  "directory", name ? name : "");
 		return -EPERM;
 	}
-	if (find_locked(base))
+	if (find_locked(base)) {
+		g_message("module %s is already loaded", base);
 		return -EEXIST;
+	}
 
 	g_autofree char *file = g_strconcat(base, ".so", NULL);
 	g_autofree char *path = g_build_filename(moduledir, file, NULL);

@@ -34,6 +34,7 @@ AmiSession *amid_session_new(AmidWorker *w, int fd, const char *peer)
 	s->writetimeout_ms = c->writetimeout_ms;
 	s->queuelimit = c->queuelimit;
 	s->authed_index = -1;
+	g_mutex_init(&s->ds_lock);
 	s->auth_deadline = g_get_monotonic_time() +
 			   (gint64)c->authtimeout_s * G_USEC_PER_SEC;
 	amid_parser_init(&s->parser);
@@ -55,6 +56,7 @@ AmiSession *amid_session_new_detached(const char *name, int writeperm)
 	s->username = g_strdup(name);
 	s->writeperm = writeperm;
 	s->authed_index = -1;
+	g_mutex_init(&s->ds_lock);
 	amid_parser_init(&s->parser);
 	return s;
 }
@@ -67,6 +69,7 @@ const char *amid_session_detached_output(AmiSession *s)
 void amid_session_free(AmiSession *s)
 {
 	amid_datastores_free_all(s);
+	g_mutex_clear(&s->ds_lock);
 	if (s->fd >= 0)
 		close(s->fd);
 	if (!s->authenticated)
@@ -509,9 +512,32 @@ void amid_session_event_delivered(AmiSession *s)
 		complete_wait(s);
 }
 
+/*
+ * The peer shut down its side (half-close, or a full close seen as EOF).
+ * The requests already received are answered and the output written
+ * before the connection closes, as Asterisk does; a pending login failure
+ * still waits for its delay.  A session busy with a blocking action or a
+ * WaitEvent closes at once.
+ */
+static void on_peer_eof(AmiSession *s)
+{
+	/* A second EOF comes only with EPOLLHUP/EPOLLERR: the connection is
+	 * gone both ways, nothing more can be written. */
+	if (s->peer_eof || (!s->fail_at && (s->busy || s->waiting))) {
+		amid_session_close(s, "peer closed");
+		return;
+	}
+	s->peer_eof = TRUE;
+	s->closing = TRUE;
+	s->paused = TRUE;
+	if (!s->fail_at)
+		amid_worker_mark_dirty(s->worker, s); /* flushed, then closed */
+	amid_worker_update_epoll(s->worker, s); /* no EPOLLIN any more */
+}
+
 void amid_session_on_readable(AmiSession *s)
 {
-	gboolean got = FALSE;
+	gboolean got = FALSE, eof = FALSE;
 	for (int i = 0; i < READS_PER_PASS && !s->dead; i++) {
 		if (s->paused && amid_parser_pending(&s->parser) > PAUSED_INPUT_LIMIT)
 			break;
@@ -525,8 +551,8 @@ void amid_session_on_readable(AmiSession *s)
 			continue;
 		}
 		if (n == 0) {
-			amid_session_close(s, "peer closed");
-			return;
+			eof = TRUE;
+			break;
 		}
 		if (errno == EINTR)
 			continue;
@@ -539,12 +565,16 @@ void amid_session_on_readable(AmiSession *s)
 	if (s->fail_at) {
 		/* Failed login pending: input is ignored until we close. */
 		amid_parser_clear(&s->parser);
+		if (eof)
+			on_peer_eof(s);
 		return;
 	}
 	if (got && s->waiting)
 		complete_wait(s);
 	else
 		process_input(s);
+	if (eof && !s->dead)
+		on_peer_eof(s);
 	if (!s->dead)
 		amid_worker_update_epoll(s->worker, s);
 }

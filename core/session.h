@@ -45,6 +45,7 @@ struct AmiSession {
 	gboolean in_epoll;
 	gboolean dirty; /* in the worker's flush list */
 	gboolean closing; /* close once the output is written */
+	gboolean peer_eof; /* the peer shut down its side (see on_peer_eof) */
 	gboolean dead; /* closed; freed at the end of the pass */
 
 	/* deadlines in g_get_monotonic_time() µs; 0 = none */
@@ -60,6 +61,8 @@ struct AmiSession {
 	int authed_index; /* in worker->authed, -1 if not there */
 
 	GSList *datastores; /* AmiDatastore*, newest first */
+	GMutex ds_lock; /* datastores: a blocking handler and a module
+			 * sweep may touch them from two threads */
 	gboolean busy; /* a blocking action runs on the pool */
 	gboolean orphan; /* closed while busy: free when the job returns */
 };

@@ -37,8 +37,11 @@ static gboolean fire(gpointer p)
 static void timer_drop(gpointer p)
 {
 	Timer *t = p;
-	g_source_destroy(t->source);
-	g_source_unref(t->source);
+	GSource *source = t->source;
+	/* Destroying the source frees @t (its callback data) unless it is
+	 * being dispatched: do not read t->source afterwards. */
+	g_source_destroy(source);
+	g_source_unref(source);
 }
 
 AMI_API guint ami_timer_add(AmiModule *module, guint interval_ms,

@@ -80,8 +80,8 @@ static void sweep_datastores(AmidWorker *w, AmiModule *m)
 	while (g_hash_table_iter_next(&it, &key, NULL))
 		n += amid_datastores_sweep_module(key, m);
 	if (n)
-		g_warning("module %s left %u session datastore(s); freed",
-			  ami_module_name(m), n);
+		g_info("module %s unloaded: freed %u session datastore(s)",
+		       ami_module_name(m), n);
 }
 
 static void fan_out(AmidWorker *w, int category, GBytes *data)

@@ -29,7 +29,7 @@
 static AmiModuleLoadResult load_module(AmiModule *self);
 static int unload_module(AmiModule *self);
 
-/* The descriptor comes first: it defines AMI_MODULE_SELF, used by load. */
+/* The module descriptor (see amid/module.h). */
 AMI_MODULE_INFO("mod_core", "Core manager actions", .load = load_module,
 		.unload = unload_module, .version = "1.0");
 

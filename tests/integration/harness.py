@@ -23,11 +23,17 @@ Locations (environment variables override):
   ``<repo>/tests/modules/.libs``.  A class with ``test_modules = True`` runs
   its daemon on a temporary directory of symlinks to the modules of both.
 - ``AMID_KEEP_TMP=1`` keeps the temporary directories (config and log).
+- ``AMID_WRAPPER``: a command prefixed to the daemon's, split like a shell
+  would, e.g. ``valgrind --error-exitcode=99 --leak-check=full`` (``make
+  check-valgrind``).  Under a wrapper every deadline of the harness is
+  multiplied by ``AMID_TIMEOUT_SCALE`` (default 10 with a wrapper, else 1),
+  and tests decorated with :func:`timing_sensitive` skip themselves.
 """
 
 import hashlib
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -41,12 +47,35 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 
 HOST = "127.0.0.1"
 
+#: Command prefixed to the daemon's (AMID_WRAPPER), e.g. valgrind; [] for none.
+WRAPPER = shlex.split(os.environ.get("AMID_WRAPPER", ""))
+#: True when the daemon runs under a wrapper (everything is much slower).
+UNDER_WRAPPER = bool(WRAPPER)
+#: Factor applied to every deadline: valgrind slows amid down ~20x.
+TIMEOUT_SCALE = float(os.environ.get("AMID_TIMEOUT_SCALE") or (10 if UNDER_WRAPPER else 1))
+
+
+def scaled(seconds):
+    """*seconds* stretched by TIMEOUT_SCALE (a deadline, never a bound to assert)."""
+    return seconds * TIMEOUT_SCALE
+
+
+def timing_sensitive(reason):
+    """Decorator: skip the test (or class) under AMID_WRAPPER, printing *reason*.
+
+    For tests that assert an upper bound on time (a delay, a prompt reply),
+    which a 20x slower daemon cannot meet.
+    """
+    return unittest.skipIf(UNDER_WRAPPER, "timing-sensitive, skipped under AMID_WRAPPER (%s): %s"
+                           % (" ".join(WRAPPER[:1]), reason))
+
+
 #: Default deadline of a single read, in seconds.
-DEFAULT_TIMEOUT = 5.0
+DEFAULT_TIMEOUT = scaled(5.0)
 #: How long the daemon has to start accepting and send its banner.
-START_TIMEOUT = 10.0
+START_TIMEOUT = scaled(10.0)
 #: How long the daemon has to exit after SIGTERM.
-STOP_TIMEOUT = 5.0
+STOP_TIMEOUT = scaled(5.0)
 
 #: The users of every test configuration: username -> (secret, read, write).
 #: ``None`` means the key is omitted from the config (Asterisk default: none).
@@ -262,7 +291,7 @@ class AmidServer:
         log = open(self.log_path, "ab")
         try:
             self.proc = subprocess.Popen(
-                [self.binary, "-f", "-c", self.config_path, "-m", self.modules_dir],
+                WRAPPER + [self.binary, "-f", "-c", self.config_path, "-m", self.modules_dir],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 cwd=self.tmpdir)
         finally:
@@ -346,13 +375,14 @@ class AmidServer:
         except (OSError, TypeError):
             return ""
 
-    def wait_for_log(self, pattern, timeout=DEFAULT_TIMEOUT, start=0):
+    def wait_for_log(self, pattern, timeout=5.0, start=0):
         """Wait until the log (from character *start* on) matches regex *pattern*.
 
         Returns the match; raises AssertionError with the log's tail at the
         deadline.
         """
         regex = re.compile(pattern)
+        timeout = scaled(timeout)
         deadline = time.monotonic() + timeout
         while True:
             found = regex.search(self.log_text(), start)
@@ -478,6 +508,10 @@ class AmiClient:
 
     # -- low level ----------------------------------------------------------
 
+    def _deadline(self, timeout):
+        """Absolute deadline for a read: *timeout* (scaled) or the client's default."""
+        return time.monotonic() + (self.timeout if timeout is None else scaled(timeout))
+
     def _recv(self, deadline):
         """Receive more bytes into the buffer before *deadline*.
 
@@ -501,7 +535,7 @@ class AmiClient:
 
     def read_line(self, timeout=None):
         """Return the next line (up to and including LF) as bytes."""
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        deadline = self._deadline(timeout)
         while b"\n" not in self.buf:
             self._recv(deadline)
         line, _, self.buf = self.buf.partition(b"\n")
@@ -509,7 +543,7 @@ class AmiClient:
 
     def read_message(self, timeout=None):
         """Return the next block (up to and including ``\\r\\n\\r\\n``) as a Message."""
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        deadline = self._deadline(timeout)
         while True:
             idx = self.buf.find(b"\r\n\r\n")
             if idx >= 0:
@@ -523,10 +557,11 @@ class AmiClient:
         Returns ``(msg, passed_over)`` where *passed_over* lists the blocks
         read before it.
         """
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        deadline = self._deadline(timeout)
         passed = []
         while True:
-            msg = self.read_message(max(0.0, deadline - time.monotonic()) or 0.001)
+            left = max(0.0, deadline - time.monotonic()) or 0.001
+            msg = self.read_message(left / TIMEOUT_SCALE)  # already scaled
             if predicate(msg):
                 return msg, passed
             passed.append(msg)
@@ -568,7 +603,8 @@ class AmiClient:
 
         Raises AssertionError when the connection is still open at the deadline.
         """
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        started = time.monotonic()
+        deadline = self._deadline(timeout)
         try:
             while True:
                 self._recv(deadline)
@@ -577,7 +613,7 @@ class AmiClient:
             return data
         except AmiTimeout:
             raise AssertionError("connection still open after %.1f s; received %r"
-                                 % (self.timeout if timeout is None else timeout, self.buf[:400]))
+                                 % (deadline - started, self.buf[:400]))
 
     # -- requests -----------------------------------------------------------
 

@@ -9,8 +9,9 @@ Prints ``PASS name``, ``FAIL name: reason`` (details indented below it) or
 ``SKIP name: reason`` per test and ends with exactly one line
 ``N passed, N failed, N skipped``.  Exits 1 when anything failed.
 
-Environment: ``AMID_BIN``, ``AMID_MODULE_DIR``, ``AMID_KEEP_TMP`` (see
-harness.py).  ``-v`` also prints the full traceback of failures.
+Environment: ``AMID_BIN``, ``AMID_MODULE_DIR``, ``AMID_KEEP_TMP``,
+``AMID_WRAPPER``, ``AMID_TIMEOUT_SCALE`` (see harness.py), ``AMID_RUN_TIMEOUT``.
+``-v`` also prints the full traceback of failures.
 """
 
 import argparse
@@ -27,7 +28,8 @@ sys.path.insert(0, HERE)
 import harness  # noqa: E402  (needs sys.path first)
 
 #: Hard limit for the whole run: a hang dumps every thread's stack and exits.
-RUN_TIMEOUT = 300
+#: AMID_RUN_TIMEOUT overrides; under AMID_WRAPPER (valgrind) it is an hour.
+RUN_TIMEOUT = int(os.environ.get("AMID_RUN_TIMEOUT") or (3600 if harness.UNDER_WRAPPER else 300))
 
 
 def test_name(test):
@@ -153,6 +155,9 @@ def main(argv=None):
 
     binary = harness.find_binary()
     print("# amid: %s; modules: %s" % (binary or "NOT BUILT", harness.module_dir()), flush=True)
+    if harness.UNDER_WRAPPER:
+        print("# wrapper: %s (deadlines x%g)" % (" ".join(harness.WRAPPER), harness.TIMEOUT_SCALE),
+              flush=True)
     result = LineResult(verbose=args.verbose)
     started = time.monotonic()
     try:

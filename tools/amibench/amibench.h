@@ -112,6 +112,12 @@ void report_end(Report *r);
 long proc_rss_kib(int pid);
 /** utime + stime of @pid in seconds, -1 if unknown. */
 double proc_cpu_s(int pid);
+/**
+ * On-CPU time of all threads of @pid in seconds (ns resolution, from
+ * /proc/PID/task/{*}/schedstat) and how many times they were scheduled
+ * in; -1 if unavailable.
+ */
+double proc_sched_s(int pid, long long *runs);
 /** CPU seconds used by amibench itself (all threads). */
 double self_cpu_s(void);
 
@@ -158,6 +164,8 @@ struct Conn {
 	int64_t t0; /* connect started */
 	int64_t t_ready; /* login done */
 	int64_t t_closed; /* EOF / error seen */
+	int64_t t_read; /* last read() that returned data */
+	int64_t max_read_gap; /* longest time between two such reads */
 
 	/* ping */
 	uint64_t sent, rcvd;
@@ -189,6 +197,7 @@ struct Loop {
 	Hist login_hist; /* connect → login accepted */
 	long n_ready, n_failed, n_open, n_handshaking;
 	size_t in_cap; /* initial input buffer */
+	int64_t max_busy; /* longest pass from epoll_wait return to the end of dispatch */
 	void *ctx;
 };
 

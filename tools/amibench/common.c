@@ -281,6 +281,43 @@ double proc_cpu_s(int pid)
 	return (double)(ut + st) / (double)(hz > 0 ? hz : 100);
 }
 
+double proc_sched_s(int pid, long long *runs)
+{
+	if (runs)
+		*runs = -1;
+	if (pid <= 0)
+		return -1;
+	char path[64];
+	g_snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	GDir *d = g_dir_open(path, 0, NULL);
+	if (!d)
+		return -1;
+	unsigned long long ns = 0, n = 0;
+	int ok = 0;
+	const char *tid;
+	while ((tid = g_dir_read_name(d))) {
+		char p[96], buf[128];
+		g_snprintf(p, sizeof(p), "/proc/%d/task/%s/schedstat", pid, tid);
+		FILE *f = fopen(p, "r");
+		if (!f)
+			continue;
+		unsigned long long run = 0, wait = 0, slices = 0;
+		if (fgets(buf, sizeof(buf), f) &&
+		    sscanf(buf, "%llu %llu %llu", &run, &wait, &slices) == 3) {
+			ns += run;
+			n += slices;
+			ok = 1;
+		}
+		fclose(f);
+	}
+	g_dir_close(d);
+	if (!ok)
+		return -1;
+	if (runs)
+		*runs = (long long)n;
+	return (double)ns / 1e9;
+}
+
 double self_cpu_s(void)
 {
 	struct rusage ru;

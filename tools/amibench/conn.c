@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #define MAX_MESSAGE_BYTES (64u << 20) /* one message never needs more */
-#define READS_PER_EVENT 8
+#define READS_PER_EVENT 1
 
 static struct sockaddr_storage target;
 static socklen_t target_len;
@@ -91,7 +91,7 @@ static void update_epoll(Conn *c)
 	uint32_t want = EPOLLRDHUP;
 	if (!c->deaf)
 		want |= EPOLLIN;
-	if (c->state == ST_CONNECTING || c->out_armed)
+	if (c->out_armed)
 		want |= EPOLLOUT;
 	struct epoll_event ev = {.events = want, .data.ptr = c};
 	if (epoll_ctl(c->loop->ep, EPOLL_CTL_MOD, c->fd, &ev) < 0)
@@ -154,8 +154,8 @@ bool conn_open(Loop *l, Conn *c)
 	}
 	c->fd = fd;
 	c->state = ST_CONNECTING;
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP,
-				 .data.ptr = c};
+	/* The banner tells that the connection is up: no EPOLLOUT needed. */
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
 	if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		note_error("epoll_ctl add: %s", strerror(errno));
 		close(fd);
@@ -510,6 +510,9 @@ static void conn_read(Conn *c)
 		if (n > 0) {
 			c->in_len += (size_t)n;
 			l->now = now_ns();
+			if (c->t_read && l->now - c->t_read > c->max_read_gap)
+				c->max_read_gap = l->now - c->t_read;
+			c->t_read = l->now;
 			parse(c);
 			if (c->state == ST_CLOSED || c->deaf)
 				return;
@@ -538,6 +541,7 @@ int loop_poll(Loop *l, int timeout_ms)
 	struct epoll_event evs[256];
 	int n = epoll_wait(l->ep, evs, 256, timeout_ms);
 	l->now = now_ns();
+	int64_t woke = l->now;
 	if (n < 0) {
 		if (errno != EINTR)
 			note_error("epoll_wait: %s", strerror(errno));
@@ -549,17 +553,15 @@ int loop_poll(Loop *l, int timeout_ms)
 		if (c->state == ST_CLOSED || c->state == ST_IDLE)
 			continue;
 		if (c->state == ST_CONNECTING) {
-			int err = 0;
-			socklen_t sl = sizeof(err);
-			getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &sl);
-			if (err) {
-				conn_fail(c, strerror(err));
+			if (e & (EPOLLERR | EPOLLHUP)) {
+				int err = 0;
+				socklen_t sl = sizeof(err);
+				getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &sl);
+				conn_fail(c, err ? strerror(err)
+						 : "connection closed before the banner");
 				continue;
 			}
-			if (!(e & (EPOLLOUT | EPOLLIN)))
-				continue;
 			c->state = ST_BANNER;
-			update_epoll(c);
 		}
 		if (c->deaf) {
 			if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
@@ -571,6 +573,9 @@ int loop_poll(Loop *l, int timeout_ms)
 		if (c->state != ST_CLOSED && (e & EPOLLOUT))
 			conn_flush(c);
 	}
+	int64_t busy = now_ns() - woke;
+	if (busy > l->max_busy)
+		l->max_busy = busy;
 	return n;
 }
 

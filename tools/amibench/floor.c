@@ -126,7 +126,8 @@ static void push(FConn *c, Blob *b)
 		kill_conn(c);
 		return;
 	}
-	mark_dirty(c);
+	if (!c->out_armed) /* else the socket is full: wait for EPOLLOUT */
+		mark_dirty(c);
 }
 
 /* Append a reply; consecutive replies share one buffer. */

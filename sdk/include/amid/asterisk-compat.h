@@ -26,12 +26,16 @@ extern "C" {
 #endif
 
 /*
- * Types: `struct mansession` and `struct message` become amid's session
- * and message structs (the tag names are macros, so an identifier called
- * `message` in ported code is renamed too; that is harmless).
+ * Types.  `struct mansession` and `struct message` stay distinct, never
+ * defined tags: an Asterisk handler `int f(struct mansession *, const
+ * struct message *)` keeps its signature, and every macro below converts
+ * the pointers to amid's AmiSession / AmiMessage (same objects).
  */
-#define mansession AmiSession
-#define message AmiMessage
+struct mansession;
+struct message;
+#define AMI_COMPAT_S_(s) ((AmiSession *)(void *)(s))
+#define AMI_COMPAT_M_(m) ((const AmiMessage *)(const void *)(m))
+#define AMI_COMPAT_HANDLER_(f) ((AmiActionHandler)(void (*)(void))(f))
 struct ast_module; /* never defined: Asterisk modules pass NULL or self */
 #define ast_datastore AmiDatastore
 #define ast_datastore_info AmiDatastoreInfo
@@ -72,32 +76,38 @@ struct ast_module; /* never defined: Asterisk modules pass NULL or self */
  */
 #define ast_manager_register2(action, authority, func, module, synopsis,   \
 			      description)                                 \
-	ami_manager_register2(action, authority, func, AMI_MODULE_SELF,     \
-			      synopsis, description)
+	ami_manager_register2(action, authority, AMI_COMPAT_HANDLER_(func), \
+			      AMI_MODULE_SELF, synopsis, description)
 #define ast_manager_register(action, authority, func, synopsis)            \
-	ami_manager_register2(action, authority, func, AMI_MODULE_SELF,     \
-			      synopsis, NULL)
+	ami_manager_register2(action, authority, AMI_COMPAT_HANDLER_(func), \
+			      AMI_MODULE_SELF, synopsis, NULL)
 #define ast_manager_register_xml(action, authority, func)                  \
-	ami_manager_register2(action, authority, func, AMI_MODULE_SELF,     \
-			      NULL, NULL)
+	ami_manager_register2(action, authority, AMI_COMPAT_HANDLER_(func), \
+			      AMI_MODULE_SELF, NULL, NULL)
 #define ast_manager_unregister(action) ami_manager_unregister(action)
 
 /* Reading requests. */
-#define astman_get_header(m, name) ami_get_header(m, name)
+#define astman_get_header(m, name) ami_get_header(AMI_COMPAT_M_(m), name)
 
 /* Replies. */
-#define astman_send_ack(s, m, msg) ami_send_ack(s, m, msg)
-#define astman_send_error(s, m, msg) ami_send_error(s, m, msg)
-#define astman_send_error_va(s, m, ...) ami_send_error_va(s, m, __VA_ARGS__)
+#define astman_send_ack(s, m, msg)                                         \
+	ami_send_ack(AMI_COMPAT_S_(s), AMI_COMPAT_M_(m), msg)
+#define astman_send_error(s, m, msg)                                       \
+	ami_send_error(AMI_COMPAT_S_(s), AMI_COMPAT_M_(m), msg)
+#define astman_send_error_va(s, m, ...)                                    \
+	ami_send_error_va(AMI_COMPAT_S_(s), AMI_COMPAT_M_(m), __VA_ARGS__)
 #define astman_send_response(s, m, resp, msg)                              \
-	ami_send_response(s, m, resp, msg)
+	ami_send_response(AMI_COMPAT_S_(s), AMI_COMPAT_M_(m), resp, msg)
 #define astman_send_listack(s, m, msg, listflag)                           \
-	ami_send_listack(s, m, msg, listflag)
-#define astman_start_ack(s, m) ami_send_start_ack(s, m)
+	ami_send_listack(AMI_COMPAT_S_(s), AMI_COMPAT_M_(m), msg, listflag)
+#define astman_start_ack(s, m)                                             \
+	ami_send_start_ack(AMI_COMPAT_S_(s), AMI_COMPAT_M_(m))
 #define astman_send_list_complete_start(s, m, event_name, count)          \
-	ami_send_list_complete_start(s, m, event_name, count)
-#define astman_send_list_complete_end(s) ami_send_list_complete_end(s)
-#define astman_append(s, ...) ami_append(s, __VA_ARGS__)
+	ami_send_list_complete_start(AMI_COMPAT_S_(s), AMI_COMPAT_M_(m),     \
+				     event_name, count)
+#define astman_send_list_complete_end(s)                                   \
+	ami_send_list_complete_end(AMI_COMPAT_S_(s))
+#define astman_append(s, ...) ami_append(AMI_COMPAT_S_(s), __VA_ARGS__)
 
 /* Events. */
 #define manager_event(category, event, ...)                                \
@@ -106,17 +116,19 @@ struct ast_module; /* never defined: Asterisk modules pass NULL or self */
 /* Datastores. */
 #define ast_datastore_alloc(info, uid) ami_datastore_alloc(info, uid)
 #define ast_datastore_free(ds) ami_datastore_free(ds)
-#define astman_datastore_add(s, ds) ami_session_datastore_add(s, ds)
-#define astman_datastore_remove(s, ds) ami_session_datastore_remove(s, ds)
+#define astman_datastore_add(s, ds)                                        \
+	ami_session_datastore_add(AMI_COMPAT_S_(s), ds)
+#define astman_datastore_remove(s, ds)                                     \
+	ami_session_datastore_remove(AMI_COMPAT_S_(s), ds)
 #define astman_datastore_find(s, info, uid)                                \
-	ami_session_datastore_find(s, info, uid)
+	ami_session_datastore_find(AMI_COMPAT_S_(s), info, uid)
 
 /* Permission checks on a session (amid takes the session, not an id). */
 #define astman_verify_session_readpermissions(s, perm)                     \
-	ami_session_can_read(s, perm)
+	ami_session_can_read(AMI_COMPAT_S_(s), perm)
 #define astman_verify_session_writepermissions(s, perm)                    \
-	ami_session_can_write(s, perm)
-#define astman_is_authed(s) ami_session_is_authenticated(s)
+	ami_session_can_write(AMI_COMPAT_S_(s), perm)
+#define astman_is_authed(s) ami_session_is_authenticated(AMI_COMPAT_S_(s))
 
 /*
  * Hooks.  Asterisk's struct manager_custom_hook { file, helper } becomes a
@@ -206,10 +218,7 @@ static inline int ast_false(const char *s)
 			.unload = ami_compat_unload_,                      \
 			.reload = ami_compat_reload_)
 
-/* Handler return codes (same values as amid's). */
-#ifndef AMI_SUCCESS
-#define AMI_SUCCESS 0
-#endif
+/* Handler return codes: AMI_SUCCESS and AMI_DESTROY are amid's too. */
 
 #ifdef __cplusplus
 }

@@ -38,7 +38,7 @@ extern "C" {
 #define AMI_STRINGIFY(x) AMI_STRINGIFY_(x)
 /**
  * Build signature: facts about the compilation that must agree between the
- * daemon and a module (pointer and time_t sizes, GLib major.minor).  The
+ * daemon and a module (pointer size, long size, GLib major version).  The
  * loader compares it byte for byte and logs both strings on a mismatch.
  */
 #define AMI_BUILD_SIGNATURE                                                 \
@@ -67,6 +67,10 @@ typedef struct AmiModuleInfo {
 	const char *build_signature; /**< AMI_BUILD_SIGNATURE at build time */
 	const char *name; /**< "mod_example": unique, without ".so" */
 	const char *description; /**< one line, shown by module listings */
+	/** Where the core stores this module's handle before load() runs. */
+	AmiModule **self_slot;
+	/* Fields a module sets through AMI_MODULE_INFO(), in this order
+	 * (C++ requires designated initializers in declaration order). */
 	const char *version; /**< free text, answered by ModuleCheck */
 	/** Called once after the checks; register actions here. */
 	AmiModuleLoadResult (*load)(AmiModule *self);
@@ -74,25 +78,51 @@ typedef struct AmiModuleInfo {
 	int (*unload)(AmiModule *self);
 	/** Re-read configuration; NULL if the module cannot reload. */
 	int (*reload)(AmiModule *self);
-	/** Comma-separated module names this one needs loaded first, or NULL. */
+	/**
+	 * Comma-separated module names this one needs loaded first, or NULL.
+	 * Spelled `requires_` in C++, where `requires` is a keyword.
+	 */
+#ifdef __cplusplus
+	const char *requires_;
+#else
 	const char *requires;
-	/** Where the core stores this module's handle before load() runs. */
-	AmiModule **self_slot;
+#endif
 	void *reserved[8]; /**< zero; room for growth */
 } AmiModuleInfo;
 
+/* A declaration with C linkage, in C and in C++. */
+#ifdef __cplusplus
+#define AMI_EXTERN_C extern "C"
+#else
+#define AMI_EXTERN_C extern
+#endif
+
+/*
+ * The module's own handle.  Declared here for every file of the module
+ * (hidden: it never leaves the .so), defined once by AMI_MODULE_INFO();
+ * the core fills it in before load() runs.
+ */
+extern __attribute__((visibility("hidden"))) AmiModule *ami_module_self_;
+
 /**
- * Declare the module descriptor.  Use once per module, at file scope:
+ * Declare the module descriptor.  Use once per module, in one of its files,
+ * at file scope:
  *
  *     AMI_MODULE_INFO("mod_example", "Example actions",
- *                     .load = load_module, .unload = unload_module);
+ *                     .version = "1.0", .load = load_module,
+ *                     .unload = unload_module, .reload = reload_module,
+ *                     .requires = "mod_core");
  *
- * AMI_MODULE_SELF, the module's own handle, is valid in that file from the
- * moment load() is called until unload() returns, wherever the descriptor
- * stands in the file.
+ * The optional fields go in that order (C++ insists; C does not care).
+ * In C++ the last one is spelled `.requires_`, and g++ -Wextra wants
+ * -Wno-missing-field-initializers for this macro.
+ * AMI_MODULE_SELF, the module's own handle, is valid in every file of the
+ * module from the moment load() is called until unload() returns.
  */
 #define AMI_MODULE_INFO(modname, desc, ...)                                 \
-	AMI_MODULE_EXPORT const AmiModuleInfo ami_module_info = {           \
+	__attribute__((visibility("hidden"))) AmiModule *ami_module_self_;  \
+	AMI_EXTERN_C AMI_MODULE_EXPORT const AmiModuleInfo ami_module_info; \
+	const AmiModuleInfo ami_module_info = {                             \
 		.magic = AMI_MODULE_MAGIC,                                  \
 		.abi_major = AMI_MODULE_ABI_MAJOR,                          \
 		.abi_minor = AMI_MODULE_ABI_MINOR,                          \
@@ -102,14 +132,6 @@ typedef struct AmiModuleInfo {
 		.description = desc,                                        \
 		.self_slot = &ami_module_self_,                             \
 		__VA_ARGS__}
-
-/*
- * Each file that includes this header gets its own private slot for the
- * module handle; the one in the file holding AMI_MODULE_INFO() is the one
- * the core fills in.  Pass `self` from load() around when a module has
- * several files.
- */
-static AmiModule *ami_module_self_ G_GNUC_UNUSED;
 
 /** The calling module's handle (see AMI_MODULE_INFO). */
 #define AMI_MODULE_SELF (ami_module_self_)
