@@ -44,8 +44,27 @@ static int fail(AmiSession *s, const AmiMessage *m, const char *event,
 	g_autofree char *shown = amid_log_escape(user);
 	g_message("%s failed to authenticate as '%s'", s->peer, shown);
 	amid_log_security(event, user, s->peer, why);
-	amid_session_login_failed(s, m);
+	amid_session_login_failed(s, m, "Authentication failed");
 	return AMI_SUCCESS;
+}
+
+/*
+ * allowmultiplelogin = false: a second session of the user is refused,
+ * before any credential is checked (as Asterisk, on Login and Challenge).
+ */
+static gboolean login_in_use(AmiSession *s, const AmiMessage *m,
+			     const AmidUser *u, const char *username)
+{
+	if (!u || u->allowmultiplelogin ||
+	    amid_core_login_count(username, 0) == 0)
+		return FALSE;
+	g_autofree char *shown = amid_log_escape(username);
+	g_message("%s: login of '%s' refused: already logged in and "
+		  "allowmultiplelogin is off", s->peer, shown);
+	amid_log_security("SessionLimit", username, s->peer,
+			  "login already in use");
+	amid_session_login_failed(s, m, "Login Already In Use");
+	return TRUE;
 }
 
 /* Login: Username + Secret, or AuthType: MD5 + Key after a Challenge. */
@@ -64,6 +83,13 @@ static int action_login(AmiSession *s, const AmiMessage *m)
 		g_message("%s tried to authenticate with nonexistent user '%s'",
 			  s->peer, shown);
 		return fail(s, m, "InvalidAccountID", username, "unknown user");
+	}
+	if (login_in_use(s, m, u, username))
+		return AMI_SUCCESS;
+	if (!amid_acl_allows(u->acl, s->peer_addr)) {
+		g_autofree char *shown = amid_log_escape(username);
+		g_message("%s failed to pass IP ACL as '%s'", s->peer, shown);
+		return fail(s, m, "FailedACL", username, "rejected by ACL");
 	}
 	if (!u->secret)
 		return fail(s, m, "InvalidPassword", username,
@@ -87,8 +113,7 @@ static int action_login(AmiSession *s, const AmiMessage *m)
 		mask = AMI_EVENT_FLAG_ALL;
 
 	ami_send_ack(s, m, "Authentication accepted");
-	amid_session_login_ok(s, username, u->readperm, u->writeperm, mask,
-			      u->displayconnects, u->writetimeout_ms);
+	amid_session_login_ok(s, c, u, username, mask);
 	return AMI_SUCCESS;
 }
 
@@ -98,6 +123,13 @@ static int action_challenge(AmiSession *s, const AmiMessage *m)
 	if (g_ascii_strcasecmp(ami_get_header(m, "AuthType"), "MD5") != 0) {
 		ami_send_error(s, m, "Must specify AuthType");
 		return AMI_SUCCESS;
+	}
+	const char *username = ami_get_header(m, "Username");
+	if (!s->authenticated && *username) {
+		g_autoptr(AmidConfig) c = amid_core_config();
+		if (login_in_use(s, m, amid_config_find_user(c, username),
+				 username))
+			return AMI_SUCCESS;
 	}
 	if (!s->challenge[0])
 		amid_auth_new_challenge(s->challenge, sizeof(s->challenge));

@@ -12,11 +12,67 @@ G_DEFINE_QUARK(amid-config-error-quark, amid_config_error)
 
 #define DEFAULT_MODULEDIR "/usr/lib/amid/modules"
 
+AmidFilter *amid_filter_new(const char *text, GError **error)
+{
+	gboolean exclude = text[0] == '!';
+	const char *pattern = exclude ? text + 1 : text;
+	if (!*pattern) {
+		g_set_error(error, G_REGEX_ERROR, G_REGEX_ERROR_COMPILE,
+			    "empty filter");
+		return NULL;
+	}
+	GRegex *re = g_regex_new(pattern, G_REGEX_OPTIMIZE | G_REGEX_RAW, 0,
+				 error);
+	if (!re)
+		return NULL;
+	AmidFilter *f = g_new0(AmidFilter, 1);
+	f->exclude = exclude;
+	f->regex = re;
+	return f;
+}
+
+void amid_filter_free(AmidFilter *f)
+{
+	if (!f)
+		return;
+	g_regex_unref(f->regex);
+	g_free(f);
+}
+
+gboolean amid_filters_allow(GPtrArray *filters, const char *text, gssize len)
+{
+	if (!filters || filters->len == 0)
+		return TRUE;
+	gboolean has_include = FALSE, included = FALSE;
+	for (guint i = 0; i < filters->len; i++) {
+		AmidFilter *f = filters->pdata[i];
+		if (!f->exclude) {
+			has_include = TRUE;
+			if (!included &&
+			    g_regex_match_full(f->regex, text, len, 0, 0, NULL,
+					       NULL))
+				included = TRUE;
+		}
+	}
+	if (has_include && !included)
+		return FALSE;
+	for (guint i = 0; i < filters->len; i++) {
+		AmidFilter *f = filters->pdata[i];
+		if (f->exclude &&
+		    g_regex_match_full(f->regex, text, len, 0, 0, NULL, NULL))
+			return FALSE;
+	}
+	return TRUE;
+}
+
 static void user_free(gpointer p)
 {
 	AmidUser *u = p;
 	g_free(u->username);
 	g_free(u->secret);
+	amid_acl_free(u->acl);
+	if (u->eventfilters)
+		g_ptr_array_unref(u->eventfilters);
 	g_free(u);
 }
 
@@ -32,6 +88,7 @@ static AmidConfig *config_new(const char *path)
 	c->authtimeout_s = 30;
 	c->authlimit = 50;
 	c->displayconnects = TRUE;
+	c->allowmultiplelogin = TRUE;
 	c->systemname = g_strdup("");
 	c->queuelimit = 4 * 1024 * 1024;
 	c->writetimeout_ms = 100;
@@ -174,6 +231,58 @@ static gboolean get_classes(Ctx *x, config_setting_t *s, int *out)
 	return TRUE;
 }
 
+/* A string or a list of strings, as a new array (transfer full). */
+static GPtrArray *strings_of(Ctx *x, config_setting_t *s)
+{
+	GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		g_ptr_array_add(out, g_strdup(config_setting_get_string(s)));
+		return out;
+	}
+	if (!get_string_list(x, s, out)) {
+		g_ptr_array_unref(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* permit/deny: rules appended in the order the keys stand in the user. */
+static gboolean get_acl(Ctx *x, config_setting_t *s, gboolean permit,
+			AmidAcl **acl)
+{
+	g_autoptr(GPtrArray) specs = strings_of(x, s);
+	if (!specs)
+		return FALSE;
+	if (!*acl)
+		*acl = amid_acl_new();
+	for (guint i = 0; i < specs->len; i++) {
+		g_autoptr(GError) e = NULL;
+		if (!amid_acl_add(*acl, permit, specs->pdata[i], &e))
+			return fail(x, s, "%s: %s", config_setting_name(s),
+				    e->message);
+	}
+	return TRUE;
+}
+
+static gboolean get_filters(Ctx *x, config_setting_t *s, GPtrArray **out)
+{
+	g_autoptr(GPtrArray) texts = strings_of(x, s);
+	if (!texts)
+		return FALSE;
+	if (!*out)
+		*out = g_ptr_array_new_with_free_func(
+			(GDestroyNotify)amid_filter_free);
+	for (guint i = 0; i < texts->len; i++) {
+		g_autoptr(GError) e = NULL;
+		AmidFilter *f = amid_filter_new(texts->pdata[i], &e);
+		if (!f)
+			return fail(x, s, "eventfilter '%s': %s",
+				    (char *)texts->pdata[i], e->message);
+		g_ptr_array_add(*out, f);
+	}
+	return TRUE;
+}
+
 /* ------------------------------------------------------------ groups */
 
 static gboolean read_general(Ctx *x, AmidConfig *c, config_setting_t *g)
@@ -199,6 +308,8 @@ static gboolean read_general(Ctx *x, AmidConfig *c, config_setting_t *g)
 			ok = get_bool(x, s, &c->timestampevents);
 		else if (!strcmp(k, "displayconnects"))
 			ok = get_bool(x, s, &c->displayconnects);
+		else if (!strcmp(k, "allowmultiplelogin"))
+			ok = get_bool(x, s, &c->allowmultiplelogin);
 		else if (!strcmp(k, "systemname"))
 			ok = get_string(x, s, &c->systemname);
 		else if (!strcmp(k, "workers"))
@@ -256,6 +367,7 @@ static gboolean read_user(Ctx *x, AmidConfig *c, config_setting_t *g)
 	AmidUser *u = g_new0(AmidUser, 1);
 	u->displayconnects = c->displayconnects;
 	u->writetimeout_ms = c->writetimeout_ms;
+	u->allowmultiplelogin = c->allowmultiplelogin;
 	gboolean ok = TRUE;
 	for (int i = 0; ok && i < config_setting_length(g); i++) {
 		config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
@@ -272,6 +384,12 @@ static gboolean read_user(Ctx *x, AmidConfig *c, config_setting_t *g)
 			ok = get_bool(x, s, &u->displayconnects);
 		else if (!strcmp(k, "writetimeout"))
 			ok = get_int(x, s, 100, 3600000, &u->writetimeout_ms);
+		else if (!strcmp(k, "allowmultiplelogin"))
+			ok = get_bool(x, s, &u->allowmultiplelogin);
+		else if (!strcmp(k, "permit") || !strcmp(k, "deny"))
+			ok = get_acl(x, s, k[0] == 'p', &u->acl);
+		else if (!strcmp(k, "eventfilter"))
+			ok = get_filters(x, s, &u->eventfilters);
 		else
 			warn(x, s, "unknown user option '%s' ignored", k);
 	}

@@ -8,6 +8,8 @@
 
 #include <glib.h>
 
+#include "acl.h"
+
 G_BEGIN_DECLS
 
 typedef struct {
@@ -17,7 +19,26 @@ typedef struct {
 	int writeperm;
 	gboolean displayconnects;
 	int writetimeout_ms;
+	gboolean allowmultiplelogin;
+	AmidAcl *acl; /* permit/deny rules in file order; NULL = allow all */
+	GPtrArray *eventfilters; /* AmidFilter*, compiled at load */
 } AmidUser;
+
+/** One event filter: a regex over the whole event text, or its negation. */
+typedef struct {
+	gboolean exclude; /* the filter began with '!' */
+	GRegex *regex;
+} AmidFilter;
+
+/**
+ * Compile @text ("regex" or "!regex").  Returns NULL and sets @error when
+ * the regex does not compile or is empty.
+ */
+AmidFilter *amid_filter_new(const char *text, GError **error);
+void amid_filter_free(AmidFilter *f);
+/** Filter rule: includes → must match one; excludes → must match none. */
+gboolean amid_filters_allow(GPtrArray *filters, const char *text,
+			    gssize len);
 
 typedef struct {
 	gint refcount;
@@ -32,6 +53,7 @@ typedef struct {
 	int authlimit;
 	gboolean timestampevents;
 	gboolean displayconnects;
+	gboolean allowmultiplelogin;
 	char *systemname;
 	int workers; /* 0 = number of cores */
 	gsize queuelimit; /* bytes */

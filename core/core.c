@@ -1,5 +1,8 @@
 /* Process-wide daemon state and the ami_core_* information calls. */
 #include "core.h"
+#include "worker.h"
+
+#include <errno.h>
 
 #include <amid/manager.h>
 
@@ -10,6 +13,7 @@ static gint64 startup_time;
 static gint64 reload_time;
 static gint booted;
 static gint unauth;
+static GHashTable *logins; /* lower-case username → count; under lock */
 
 void amid_core_set_config(AmidConfig *c)
 {
@@ -59,6 +63,22 @@ gboolean amid_core_unauth_try_add(int limit)
 void amid_core_unauth_remove(void)
 {
 	g_atomic_int_add(&unauth, -1);
+}
+
+int amid_core_login_count(const char *username, int delta)
+{
+	g_autofree char *key = g_ascii_strdown(username ? username : "", -1);
+	g_mutex_lock(&lock);
+	if (!logins)
+		logins = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					       NULL);
+	int n = GPOINTER_TO_INT(g_hash_table_lookup(logins, key)) + delta;
+	if (n <= 0)
+		g_hash_table_remove(logins, key);
+	else if (delta)
+		g_hash_table_insert(logins, g_strdup(key), GINT_TO_POINTER(n));
+	g_mutex_unlock(&lock);
+	return MAX(n, 0);
 }
 
 GBytes *amid_core_fullybooted_event(void)
@@ -152,4 +172,27 @@ AMI_API gint64 ami_core_reload_time(void)
 AMI_API gboolean ami_core_fully_booted(void)
 {
 	return g_atomic_int_get(&booted);
+}
+
+AMI_API int ami_core_reload_config(char **error_out)
+{
+	g_autoptr(AmidConfig) old = amid_core_config();
+	if (!old)
+		return -ENOENT;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(AmidConfig) c = amid_config_load(old->path, &error);
+	if (!c) {
+		g_warning("Reload refused, keeping the running configuration: "
+			  "%s", error->message);
+		if (error_out)
+			*error_out = g_strdup(error->message);
+		return -EINVAL;
+	}
+	if (g_strcmp0(c->bindaddr, old->bindaddr) || c->port != old->port)
+		g_warning("Reload: bindaddr/port changes take effect at the "
+			  "next start");
+	amid_core_set_config(c);
+	amid_workers_apply_config(c);
+	g_message("Configuration reloaded from %s", c->path);
+	return 0;
 }

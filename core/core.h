@@ -26,6 +26,12 @@ void amid_core_mark_booted(void);
 gboolean amid_core_unauth_try_add(int limit);
 void amid_core_unauth_remove(void);
 
+/**
+ * Count logged-in sessions per user (case-insensitive): add @delta and
+ * return the new count; @delta 0 just reads it.
+ */
+int amid_core_login_count(const char *username, int delta);
+
 /** FullyBooted event text (transfer full). */
 GBytes *amid_core_fullybooted_event(void);
 

@@ -24,6 +24,14 @@ static gboolean on_stop_signal(gpointer loop)
 	return G_SOURCE_CONTINUE;
 }
 
+static gboolean on_reload_signal(gpointer unused)
+{
+	g_message("SIGHUP: reloading");
+	if (ami_core_reload_config(NULL) == 0)
+		ami_module_reload(NULL);
+	return G_SOURCE_CONTINUE;
+}
+
 int main(int argc, char **argv)
 {
 	g_autofree char *config_path = NULL;
@@ -96,6 +104,7 @@ int main(int argc, char **argv)
 	GMainLoop *loop = g_main_loop_new(NULL, FALSE);
 	g_unix_signal_add(SIGTERM, on_stop_signal, loop);
 	g_unix_signal_add(SIGINT, on_stop_signal, loop);
+	g_unix_signal_add(SIGHUP, on_reload_signal, NULL);
 
 	if (!amid_loader_load_startup(cfg, &error)) {
 		g_critical("%s: stopping", error->message);

@@ -21,6 +21,16 @@
 
 static gint64 next_id = 1;
 
+/* "1.2.3.4:5" → "1.2.3.4", "[::1]:5" → "::1" */
+static void peer_address(const char *peer, char *out, gsize size)
+{
+	const char *start = peer[0] == '[' ? peer + 1 : peer;
+	const char *end = peer[0] == '[' ? strchr(start, ']')
+					 : strrchr(start, ':');
+	gsize len = end ? (gsize)(end - start) : strlen(start);
+	g_strlcpy(out, start, MIN(size, len + 1));
+}
+
 AmiSession *amid_session_new(AmidWorker *w, int fd, const char *peer)
 {
 	g_autoptr(AmidConfig) c = amid_core_config();
@@ -29,6 +39,7 @@ AmiSession *amid_session_new(AmidWorker *w, int fd, const char *peer)
 	s->fd = fd;
 	s->id = (guint64)g_atomic_pointer_add(&next_id, 1);
 	g_strlcpy(s->peer, peer, sizeof(s->peer));
+	peer_address(peer, s->peer_addr, sizeof(s->peer_addr));
 	s->event_mask = AMI_EVENT_FLAG_ALL;
 	s->displayconnects = c->displayconnects;
 	s->writetimeout_ms = c->writetimeout_ms;
@@ -74,6 +85,14 @@ void amid_session_free(AmiSession *s)
 		close(s->fd);
 	if (!s->authenticated)
 		amid_core_unauth_remove();
+	else if (s->worker)
+		amid_core_login_count(s->username, -1);
+	if (s->filters)
+		g_ptr_array_unref(s->filters);
+	if (s->own_filters)
+		g_ptr_array_unref(s->own_filters);
+	if (s->config)
+		amid_config_unref(s->config);
 	amid_outqueue_clear(&s->out);
 	amid_parser_clear(&s->parser);
 	if (s->reply)
@@ -638,22 +657,81 @@ void amid_session_check_deadlines(AmiSession *s, gint64 now)
 
 /* ------------------------------------------------------------- auth */
 
-void amid_session_login_ok(AmiSession *s, const char *username, int readperm,
-			   int writeperm, int event_mask,
-			   gboolean displayconnects, int writetimeout_ms)
+/* The filters in effect: the user's eventfilters plus the session's own. */
+static void rebuild_filters(AmiSession *s, const AmidUser *u)
+{
+	if (s->filters)
+		g_ptr_array_unref(s->filters);
+	s->filters = NULL;
+	guint n = (u && u->eventfilters ? u->eventfilters->len : 0) +
+		  (s->own_filters ? s->own_filters->len : 0);
+	if (!n)
+		return;
+	s->filters = g_ptr_array_sized_new(n);
+	for (guint i = 0; u && u->eventfilters && i < u->eventfilters->len; i++)
+		g_ptr_array_add(s->filters, u->eventfilters->pdata[i]);
+	for (guint i = 0; s->own_filters && i < s->own_filters->len; i++)
+		g_ptr_array_add(s->filters, s->own_filters->pdata[i]);
+}
+
+AMI_API int ami_session_add_filter(AmiSession *s, const char *filter,
+				   char **error_out)
+{
+	g_autoptr(GError) e = NULL;
+	AmidFilter *f = amid_filter_new(filter ? filter : "", &e);
+	if (!f) {
+		if (error_out)
+			*error_out = g_strdup(e->message);
+		return -EINVAL;
+	}
+	if (!s->own_filters)
+		s->own_filters = g_ptr_array_new_with_free_func(
+			(GDestroyNotify)amid_filter_free);
+	g_ptr_array_add(s->own_filters, f);
+	rebuild_filters(s, s->config ? amid_config_find_user(s->config,
+							     s->username)
+				     : NULL);
+	return 0;
+}
+
+void amid_session_apply_config(AmiSession *s, AmidConfig *c)
+{
+	if (!s->authenticated || s->dead || !s->worker)
+		return;
+	const AmidUser *u = amid_config_find_user(c, s->username);
+	if (!u) {
+		g_message("Manager '%s' removed from the configuration: "
+			  "closing its session from %s", s->username, s->peer);
+		amid_session_close(s, "user removed");
+		return;
+	}
+	s->readperm = u->readperm;
+	s->writeperm = u->writeperm;
+	s->displayconnects = u->displayconnects;
+	s->writetimeout_ms = u->writetimeout_ms;
+	amid_config_unref(s->config);
+	s->config = amid_config_ref(c);
+	rebuild_filters(s, u);
+}
+
+void amid_session_login_ok(AmiSession *s, AmidConfig *c, const AmidUser *u,
+			   const char *username, int event_mask)
 {
 	s->authenticated = TRUE;
 	amid_core_unauth_remove();
 	s->auth_deadline = 0;
 	g_free(s->username);
 	s->username = g_strdup(username);
-	s->readperm = readperm;
-	s->writeperm = writeperm;
+	s->config = amid_config_ref(c);
+	s->readperm = u->readperm;
+	s->writeperm = u->writeperm;
 	s->event_mask = event_mask;
-	s->displayconnects = displayconnects;
-	s->writetimeout_ms = writetimeout_ms;
+	s->displayconnects = u->displayconnects;
+	s->writetimeout_ms = u->writetimeout_ms;
+	rebuild_filters(s, u);
+	amid_core_login_count(username, +1);
 	amid_worker_add_authed(s->worker, s);
-	if (displayconnects)
+	if (s->displayconnects)
 		g_message("Manager '%s' logged on from %s", username, s->peer);
 	amid_log_security("SuccessfulAuth", username, s->peer, "ok");
 
@@ -671,14 +749,14 @@ void amid_session_login_ok(AmiSession *s, const char *username, int readperm,
 	}
 }
 
-void amid_session_login_failed(AmiSession *s, const AmiMessage *m)
+void amid_session_login_failed(AmiSession *s, const AmiMessage *m,
+			       const char *why)
 {
 	g_autoptr(AmidConfig) c = amid_core_config();
 	g_autofree char *id = ami_action_id_line(m);
 	g_free(s->fail_reply);
 	s->fail_reply = g_strdup_printf(
-		"Response: Error\r\n%sMessage: Authentication failed\r\n\r\n",
-		id);
+		"Response: Error\r\n%sMessage: %s\r\n\r\n", id, why);
 	if (c->authfaildelay_ms == 0) {
 		amid_session_queue_str(s, s->fail_reply);
 		s->closing = TRUE;

@@ -9,6 +9,7 @@
 #include <glib.h>
 #include <amid/manager.h>
 
+#include "config.h"
 #include "message.h"
 #include "outqueue.h"
 
@@ -21,6 +22,7 @@ struct AmiSession {
 	int fd;
 	guint64 id;
 	char peer[64]; /* "1.2.3.4:5678" or "[::1]:5678" */
+	char peer_addr[48]; /* the address alone, for ACLs */
 
 	/* authentication and permissions */
 	gboolean authenticated;
@@ -59,6 +61,10 @@ struct AmiSession {
 	gboolean wait_got_event;
 
 	int authed_index; /* in worker->authed, -1 if not there */
+
+	AmidConfig *config; /* the configuration the session logged in under */
+	GPtrArray *filters; /* AmidFilter* in effect (borrowed), or NULL */
+	GPtrArray *own_filters; /* AmidFilter* added by the Filter action */
 
 	GSList *datastores; /* AmiDatastore*, newest first */
 	GMutex ds_lock; /* datastores: a blocking handler and a module
@@ -106,11 +112,25 @@ void amid_session_event_delivered(AmiSession *s);
 /** Earliest deadline, 0 = none. */
 gint64 amid_session_next_deadline(const AmiSession *s);
 
-/** Auth support (auth.c). */
-void amid_session_login_ok(AmiSession *s, const char *username,
-			   int readperm, int writeperm, int event_mask,
-			   gboolean displayconnects, int writetimeout_ms);
-void amid_session_login_failed(AmiSession *s, const AmiMessage *m);
+/** Does @s take an event with text @text (its filters)? */
+static inline gboolean amid_session_filter_allows(const AmiSession *s,
+						  GBytes *text)
+{
+	if (!s->filters)
+		return TRUE;
+	gsize len;
+	const char *data = (const char *)g_bytes_get_data(text, &len);
+	return amid_filters_allow(s->filters, data, (gssize)len);
+}
+
+/** Auth support (auth.c): @u belongs to @c; the session keeps a ref. */
+void amid_session_login_ok(AmiSession *s, AmidConfig *c, const AmidUser *u,
+			   const char *username, int event_mask);
+/** New configuration: re-read @s's user (removed → closed). */
+void amid_session_apply_config(AmiSession *s, AmidConfig *c);
+/** Answer `Message: <why>` after the auth-failure delay, then close. */
+void amid_session_login_failed(AmiSession *s, const AmiMessage *m,
+			       const char *why);
 
 G_END_DECLS
 

@@ -28,6 +28,7 @@ typedef enum {
 	ITEM_STOP, /* close everything and quit */
 	ITEM_SWEEP, /* drop a module's datastores */
 	ITEM_JOB_DONE, /* a blocking action finished */
+	ITEM_CONFIG, /* a new configuration: apply it to logged-in sessions */
 } ItemKind;
 
 typedef struct {
@@ -37,6 +38,7 @@ typedef struct {
 	GBytes *data;
 	AmiModule *module;
 	AmiSession *session;
+	AmidConfig *config;
 	char peer[64];
 } Item;
 
@@ -68,6 +70,8 @@ static void item_free(Item *it)
 		g_bytes_unref(it->data);
 	if (it->module)
 		amid_module_unref(it->module);
+	if (it->config)
+		amid_config_unref(it->config);
 	g_free(it);
 }
 
@@ -89,7 +93,8 @@ static void fan_out(AmidWorker *w, int category, GBytes *data)
 	for (guint i = 0; i < w->authed->len; i++) {
 		AmiSession *s = w->authed->pdata[i];
 		if (s->dead ||
-		    (amid_session_effective_mask(s) & category) != category)
+		    (amid_session_effective_mask(s) & category) != category ||
+		    !amid_session_filter_allows(s, data))
 			continue;
 		amid_session_queue(s, data);
 		if (s->waiting)
@@ -155,6 +160,11 @@ static void drain_inbox(AmidWorker *w)
 			break;
 		case ITEM_JOB_DONE:
 			amid_session_job_done(it->session, it->category);
+			break;
+		case ITEM_CONFIG:
+			for (guint j = 0; j < w->authed->len; j++)
+				amid_session_apply_config(w->authed->pdata[j],
+							  it->config);
 			break;
 		}
 		item_free(it);
@@ -448,6 +458,18 @@ void amid_workers_sweep_module(AmiModule *module)
 		Item *it = g_new0(Item, 1);
 		it->kind = ITEM_SWEEP;
 		it->module = amid_module_ref(module);
+		post(workers[i], it);
+	}
+	g_rw_lock_reader_unlock(&workers_lock);
+}
+
+void amid_workers_apply_config(AmidConfig *c)
+{
+	g_rw_lock_reader_lock(&workers_lock);
+	for (guint i = 0; i < n_workers; i++) {
+		Item *it = g_new0(Item, 1);
+		it->kind = ITEM_CONFIG;
+		it->config = amid_config_ref(c);
 		post(workers[i], it);
 	}
 	g_rw_lock_reader_unlock(&workers_lock);

@@ -48,6 +48,8 @@ void amid_workers_broadcast_fullybooted(void);
  * holding a module reference until done).
  */
 void amid_workers_sweep_module(AmiModule *module);
+/** Apply a reloaded configuration to every logged-in session. */
+void amid_workers_apply_config(AmidConfig *c);
 /** A blocking action finished on the pool: resume @s on its worker. */
 void amid_worker_job_done(AmidWorker *w, AmiSession *s, int ret);
 

@@ -263,9 +263,9 @@ row "idle 10,000 sessions" "server CPU per 60 s held, s" "$(fmt "$a" 3)" "$(fmt 
 a=$(get slow amid impact_pct) f=$(get slow floor impact_pct)
 row "slow 100 + 100" "healthy deliveries/s lost to slow readers, %" "$(fmt "$a" 1)" "$(fmt "$f" 1)" "-" "< 10 %" \
 	"$(verdict lt "$a" 10)"
-row "slow 100 + 100" "healthy deliveries/s without / with slow" \
-	"$(fmt "$(get slow amid a_deliveries_per_s)") / $(fmt "$(get slow amid b_deliveries_per_s)")" \
-	"$(fmt "$(get slow floor a_deliveries_per_s)") / $(fmt "$(get slow floor b_deliveries_per_s)")" \
+row "slow 100 + 100" "healthy deliveries/s: A without / B with / C without slow" \
+	"$(fmt "$(get slow amid a_deliveries_per_s)") / $(fmt "$(get slow amid b_deliveries_per_s)") / $(fmt "$(get slow amid c_deliveries_per_s)")" \
+	"$(fmt "$(get slow floor a_deliveries_per_s)") / $(fmt "$(get slow floor b_deliveries_per_s)") / $(fmt "$(get slow floor c_deliveries_per_s)")" \
 	"$(ratio "$(get slow amid b_deliveries_per_s)" "$(get slow floor b_deliveries_per_s)")" "" ""
 row "slow 100 + 100" "slow ones dropped (median ms after start)" \
 	"$(get slow amid slow_dropped) ($(fmt "$(get slow amid slow_drop_median_ms)"))" \
@@ -348,7 +348,10 @@ DROPS_Q=$(grep -c 'output queue over' "$TMP/amid.all.log" || true)
 	echo "- *idle*: RSS per session = (RSS with all 10,000 logged in − RSS before) ÷ 10,000; CPU is utime+stime"
 	echo "  over the hold, scaled to 60 s; the extra login is timed from connect() to \"Authentication accepted\"."
 	echo "- *slow*: phase A = 100 reading subscribers; phase B = the same plus 100 that log in and never read"
-	echo "  again (SO_RCVBUF 64 KiB).  A server that closes a socket with unsent data cannot deliver the FIN to"
+	echo "  again (SO_RCVBUF 64 KiB); phase C = the 100 alone again.  Impact = B against the mean of A and C"
+	echo "  (A and C bracket B against drift; their difference is in the raw results as drift_pct)."
+	echo "  Phase B includes the time before the server gives up on the slow ones, while their kernel buffers"
+	echo "  still take data.  A server that closes a socket with unsent data cannot deliver the FIN to"
 	echo "  a client that does not read, so drops are found by reading the slow sockets after phase B; the drop"
 	echo "  time is then the send time of the last event the server had written to them (a lower bound)."
 	echo "- *burst*: 100,000 events published as fast as the server accepts them (≤ 256 unanswered actions),"

@@ -243,63 +243,102 @@ static int action_waitevent(AmiSession *s, const AmiMessage *m)
 	return ami_session_wait_event(s, m, timeout);
 }
 
-/* One action this module registers. */
-struct action_def {
-	const char *name;
-	int authority;
-	AmiActionHandler handler;
-	const char *synopsis;
-	const char *description;
-};
-
-static const struct action_def actions[] = {
-	{ "Ping", 0, action_ping, "Check that the connection is alive.",
-	  "Answers Ping: Pong with the server's current time." },
-	{ "Events", 0, action_events,
-	  "Choose which event classes this session receives.",
-	  "EventMask: on, off, a number, or a comma-separated class list." },
-	{ "ListCommands", 0, action_listcommands,
-	  "Show the actions this session may run.",
-	  "One line per permitted action with its synopsis and privilege." },
-	{ "UserEvent", AMI_EVENT_FLAG_USER, action_userevent,
-	  "Broadcast a client-defined event.",
-	  "UserEvent: the event's name; every other header is passed along." },
-	{ "CoreSettings", AMI_EVENT_FLAG_SYSTEM | AMI_EVENT_FLAG_REPORTING,
-	  action_coresettings, "Report the server's version and settings.",
-	  "Versions, system name, run user and group, and limits." },
-	{ "CoreStatus", AMI_EVENT_FLAG_SYSTEM | AMI_EVENT_FLAG_REPORTING,
-	  action_corestatus, "Report when the server started and reloaded.",
-	  "Local start-up and reload date and time, and call counters." },
-	{ "WaitEvent", 0, action_waitevent,
-	  "Wait until an event is delivered to this session.",
-	  "Timeout: seconds to wait at most; absent or -1 waits forever." },
-};
-
-/* Unregister the first @n actions of the table. */
-static void unregister_actions(size_t n)
+/* Filter: Operation: Add, Filter: <regex> or !<regex>. */
+static int action_filter(AmiSession *s, const AmiMessage *m)
 {
-	for (size_t i = 0; i < n; i++)
-		ami_manager_unregister(actions[i].name);
+	if (g_ascii_strcasecmp(ami_get_header(m, "Operation"), "Add") != 0) {
+		ami_send_error(s, m, "Unknown operation");
+		return AMI_SUCCESS;
+	}
+	const char *filter = ami_get_header(m, "Filter");
+	if (!*filter || !strcmp(filter, "!")) {
+		ami_send_error(s, m, "Filter was formatted incorrectly.  "
+				     "Check the syntax of the filter given.");
+		return AMI_SUCCESS;
+	}
+	if (ami_session_add_filter(s, filter, NULL) != 0) {
+		ami_send_error(s, m, "Filter did not compile.  Check the "
+				     "syntax of the filter given.");
+		return AMI_SUCCESS;
+	}
+	ami_send_ack(s, m, "Success");
+	return AMI_SUCCESS;
 }
 
-/* Register every action; on any failure undo and refuse to load. */
+/* Reload: the configuration and every module, or one module. */
+static int action_reload(AmiSession *s, const AmiMessage *m)
+{
+	const char *module = ami_get_header(m, "Module");
+	if (*module) {
+		switch (ami_module_reload(module)) {
+		case 0:
+			ami_send_ack(s, m, "Module Reloaded");
+			break;
+		case -ENOENT:
+			ami_send_error(s, m, "No such module");
+			break;
+		case -ENOTSUP:
+			ami_send_error(s, m, "Module does not support reload");
+			break;
+		default:
+			ami_send_error(s, m, "An unknown error occurred");
+		}
+		return AMI_SUCCESS;
+	}
+	g_autofree char *why = NULL;
+	if (ami_core_reload_config(&why) != 0) {
+		ami_send_error_va(s, m, "Configuration not reloaded: %s", why);
+		return AMI_SUCCESS;
+	}
+	ami_module_reload(NULL);
+	ami_send_ack(s, m, "Module Reloaded");
+	return AMI_SUCCESS;
+}
+
+static const AmiActionDef actions[] = {
+	{ "Ping", 0, action_ping, "Check that the connection is alive.",
+	  "Answers Ping: Pong with the server's current time.", 0 },
+	{ "Events", 0, action_events,
+	  "Choose which event classes this session receives.",
+	  "EventMask: on, off, a number, or a comma-separated class list.", 0 },
+	{ "ListCommands", 0, action_listcommands,
+	  "Show the actions this session may run.",
+	  "One line per permitted action with its synopsis and privilege.", 0 },
+	{ "UserEvent", AMI_EVENT_FLAG_USER, action_userevent,
+	  "Broadcast a client-defined event.",
+	  "UserEvent: the event's name; every other header is passed along.",
+	  0 },
+	{ "CoreSettings", AMI_EVENT_FLAG_SYSTEM | AMI_EVENT_FLAG_REPORTING,
+	  action_coresettings, "Report the server's version and settings.",
+	  "Versions, system name, run user and group, and limits.", 0 },
+	{ "CoreStatus", AMI_EVENT_FLAG_SYSTEM | AMI_EVENT_FLAG_REPORTING,
+	  action_corestatus, "Report when the server started and reloaded.",
+	  "Local start-up and reload date and time, and call counters.", 0 },
+	{ "WaitEvent", 0, action_waitevent,
+	  "Wait until an event is delivered to this session.",
+	  "Timeout: seconds to wait at most; absent or -1 waits forever.", 0 },
+	{ "Filter", AMI_EVENT_FLAG_SYSTEM, action_filter,
+	  "Add an event filter to this session.",
+	  "Operation: Add; Filter: a regular expression matched against the "
+	  "whole event text, or !expression to exclude.", 0 },
+	{ "Reload", AMI_EVENT_FLAG_SYSTEM | AMI_EVENT_FLAG_CONFIG, action_reload,
+	  "Reload the configuration and modules, or one module.",
+	  "Module: the module to reload; absent reloads the configuration "
+	  "file and every module that can reload.", 0 },
+	{ NULL, 0, NULL, NULL, NULL, 0 },
+};
+
+/* Register every action (all or nothing). */
 static AmiModuleLoadResult load_module(AmiModule *self)
 {
-	for (size_t i = 0; i < G_N_ELEMENTS(actions); i++) {
-		if (ami_manager_register2(actions[i].name, actions[i].authority,
-					  actions[i].handler, AMI_MODULE_SELF,
-					  actions[i].synopsis,
-					  actions[i].description) != 0) {
-			unregister_actions(i);
-			return AMI_MODULE_LOAD_FAILURE;
-		}
-	}
-	return AMI_MODULE_LOAD_SUCCESS;
+	return ami_manager_register_table(self, actions) == 0
+		       ? AMI_MODULE_LOAD_SUCCESS
+		       : AMI_MODULE_LOAD_FAILURE;
 }
 
 /* Remove every action this module registered. */
 static int unload_module(AmiModule *self)
 {
-	unregister_actions(G_N_ELEMENTS(actions));
+	ami_manager_unregister_table(actions);
 	return 0;
 }

@@ -3,7 +3,7 @@
 import re
 import time
 
-from harness import AmidTestCase, error, goodbye, md5_key, success
+from harness import AmidTestCase, error, goodbye, md5_key, success, timing_sensitive
 
 #: Asterisk sends at most 9 digits; amid documents 16 (doc/protocol.md).  Digits only.
 CHALLENGE_RE = re.compile(rb"\AResponse: Success\r\nActionID: ch\r\nChallenge: (\d+)\r\n\r\n\Z")
@@ -195,6 +195,7 @@ class TestAuthFailureDelay(AmidTestCase):
 
     general = {"authfaildelay": 1000, "workers": 1}
 
+    @timing_sensitive("Pings must be answered within 0.3 s during the 1 s failure delay")
     def test_failures_identical_delayed_and_closed(self):
         """Wrong secret, unknown user, missing secret: same bytes, >= 0.9 s, then close.
 
@@ -239,6 +240,7 @@ class TestAuthTimeout(AmidTestCase):
 
     general = {"authtimeout": 2}
 
+    @timing_sensitive("the close must come within 4 s of a 2 s authtimeout")
     def test_idle_unauthenticated_connection_closed(self):
         """Idle and not-logged-in-but-active connections close ~2 s after connect;
         a logged-in one stays."""

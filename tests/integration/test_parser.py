@@ -5,7 +5,7 @@ import struct
 import threading
 import time
 
-from harness import AmidTestCase, PING_RE, error
+from harness import AmidTestCase, PING_RE, error, timing_sensitive
 
 LINE_TOO_LONG = "Failed to parse message: line too long"
 TOO_MANY_LINES = "Too many lines in message or allocation failure"
@@ -169,6 +169,7 @@ class TestHostileInput(AmidTestCase):
         self.assertEqual(event.raw, b"Event: UserEvent\r\nPrivilege: user,all\r\nUserEvent: Bin\r\n"
                                     b"Data: \xff\x01\xc3\xa9\r\n\r\n")
 
+    @timing_sensitive("the bystander's Pings must take under 1 s during the flood")
     def test_endless_line_closes_connection(self):
         """2 MB without a newline: the server closes that connection; others keep working."""
         victim = self.logged_in(events="off")

@@ -11,10 +11,16 @@
 
 extern "C" {
 #include <amid/manager.h>
+#include <amid/datastore.h>
+#include <amid/hook.h>
+#include <amid/module.h>
 
 #include "actions.h"
 #include "auth.h"
 #include "config.h"
+#include "datastore.h" /* amid_datastores_sweep_module() */
+#include "hooks.h" /* amid_hooks_sweep_module() */
+#include "loader.h"
 #include "message.h"
 #include "outqueue.h"
 #include "perms.h"

@@ -651,9 +651,16 @@ int mode_slow(void)
 	}
 	qsort(drops, (size_t)nd, sizeof(int64_t), cmp_i64);
 
+	/* Phase C: slow ones gone again; A and C bracket B against drift. */
+	for (long i = 0; i < f.m; i++)
+		conn_close(&f.slow[i]);
+	g_usleep(200000);
+	Phase cc;
+	run_phase(&f, opt.duration, 0, opt.lag, opt.drain, &cc);
+
 	Report r;
 	report_begin(&r, "slow");
-	report_title(&r, "amibench slow  %s:%d  healthy=%ld slow=%ld (rcvbuf %d) event=%d B lag=%d  2 x %.1f s",
+	report_title(&r, "amibench slow  %s:%d  healthy=%ld slow=%ld (rcvbuf %d) event=%d B lag=%d  3 x %.1f s",
 		     opt.host, opt.port, f.n, f.m, opt.slow_rcvbuf,
 		     opt.event_size, opt.lag, opt.duration);
 	report_common(&r, &f);
@@ -666,14 +673,18 @@ int mode_slow(void)
 	report_phase(&r, "a_", "A ", &a);
 	report_title(&r, " phase B: + %ld slow subscribers that stopped reading", slow_ready);
 	report_phase(&r, "b_", "B ", &b);
-	double impact = a.deliveries_per_s > 0
-				? (1 - b.deliveries_per_s / a.deliveries_per_s) * 100
-				: 0;
+	report_title(&r, " phase C: healthy subscribers only again");
+	report_phase(&r, "c_", "C ", &cc);
+	double base = (a.deliveries_per_s + cc.deliveries_per_s) / 2;
+	double impact = base > 0 ? (1 - b.deliveries_per_s / base) * 100 : 0;
 	report_title(&r, " comparison");
-	report_row(&r, "throughput impact", "%.1f %% (B vs A deliveries/s)", impact);
+	report_row(&r, "throughput impact", "%.1f %% (B vs the mean of A and C; A vs C differ by %.1f %%)",
+		   impact, base > 0 ? fabs(a.deliveries_per_s - cc.deliveries_per_s) / base * 100 : 0);
 	json_num(&r, "impact_pct", round(impact * 10) / 10);
-	double p99a = hist_q(&a.hist, 0.99), p99b = hist_q(&b.hist, 0.99);
-	report_row(&r, "p99 latency B / A", "%.2f", p99a > 0 ? p99b / p99a : 0);
+	json_num(&r, "drift_pct", base > 0 ? round(fabs(a.deliveries_per_s - cc.deliveries_per_s) / base * 1000) / 10 : 0);
+	double p99a = (hist_q(&a.hist, 0.99) + hist_q(&cc.hist, 0.99)) / 2,
+	       p99b = hist_q(&b.hist, 0.99);
+	report_row(&r, "p99 latency B / mean(A, C)", "%.2f", p99a > 0 ? p99b / p99a : 0);
 	json_num(&r, "p99_ratio", p99a > 0 ? round(p99b / p99a * 100) / 100 : 0);
 	report_row(&r, "slow subscribers dropped", "%ld of %ld (%ld found by reading after phase B)",
 		   nd, slow_ready, n_probed);
@@ -687,10 +698,11 @@ int mode_slow(void)
 		json_num(&r, "slow_drop_last_ms", round(drops[nd - 1] / 1e6));
 	}
 	report_end(&r);
-	int rc = a.lost || b.lost ? 1 : 0;
+	int rc = a.lost || b.lost || cc.lost ? 1 : 0;
 	g_free(drops);
 	hist_free(&a.hist);
 	hist_free(&b.hist);
+	hist_free(&cc.hist);
 	fan_free(&f);
 	return rc;
 }

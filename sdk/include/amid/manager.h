@@ -346,6 +346,18 @@ AMI_API gboolean ami_session_can_write(const AmiSession *s, int authority);
 AMI_API void ami_session_set_event_mask(AmiSession *s, int mask);
 
 /**
+ * Add an event filter to session @s, as the Filter action does: @filter
+ * is a regular expression (GRegex / PCRE syntax) matched against the whole
+ * event text; a leading '!' makes it an exclude.  With includes, an event
+ * must match one; with excludes, it must match none.  Filters add to the
+ * user's `eventfilter`s and last as long as the session.
+ * Returns 0, or -EINVAL when the pattern is empty or does not compile
+ * (@error_out, when not NULL, then receives the reason: transfer full).
+ */
+AMI_API int ami_session_add_filter(AmiSession *s, const char *filter,
+				   char **error_out);
+
+/**
  * Parse an `Events:` / `EventMask:` value as Asterisk does: decimal digits,
  * on/off/yes/no/true/false words, or a class list.  Returns the mask, or -1
  * for an empty value.  Thread safe.  Mirrors Asterisk's strings_to_mask().
@@ -378,6 +390,17 @@ AMI_API const char *ami_core_system_name(void);
 AMI_API gint64 ami_core_startup_time(void);
 /** Time of the last configuration reload, µs since the epoch. */
 AMI_API gint64 ami_core_reload_time(void);
+/**
+ * Re-read the configuration file the daemon started with (the Reload
+ * action, SIGHUP).  A file that fails to parse or validate is refused and
+ * the running configuration stays (@error_out receives "file:line: what",
+ * transfer full).  On success live sessions take their user's new
+ * permissions and filters; sessions of removed users are closed.
+ * Listener changes (bindaddr, port) need a restart.  Returns 0 or -EINVAL.
+ * Thread safe.  Mirrors the config part of Asterisk's manager reload.
+ */
+AMI_API int ami_core_reload_config(char **error_out);
+
 /** Has start-up module loading finished (FullyBooted sent)? */
 AMI_API gboolean ami_core_fully_booted(void);
 
