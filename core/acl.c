@@ -79,9 +79,20 @@ gboolean amid_acl_add(AmidAcl *acl, gboolean permit, const char *spec,
 	}
 	/* GIO wants the host bits clear: apply the prefix first. */
 	char *p = strchr(norm, '/');
-	int prefix = p ? atoi(p + 1) : -1;
-	if (p)
+	int prefix = -1;
+	if (p) {
+		/* 1-3 digits only: atoi() took "10.0.0.0/" or "/x" as /0. */
+		const char *d = p + 1;
+		gsize nd = strspn(d, "0123456789");
+		if (nd == 0 || nd > 3 || d[nd] != '\0') {
+			g_set_error(error, G_IO_ERROR,
+				    G_IO_ERROR_INVALID_ARGUMENT,
+				    "'%s': bad prefix length", spec);
+			return FALSE;
+		}
+		prefix = atoi(d);
 		*p = '\0';
+	}
 	g_autoptr(GInetAddress) addr = g_inet_address_new_from_string(norm);
 	if (!addr) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,

@@ -414,6 +414,8 @@ static gboolean read_user(Ctx *x, AmidConfig *c, config_setting_t *g)
 
 static gboolean read_root(Ctx *x, AmidConfig *c, config_setting_t *root)
 {
+	/* Two passes: the users inherit general's defaults (allowmultiplelogin,
+	 * displayconnects, writetimeout) wherever 'general' stands. */
 	for (int i = 0; i < config_setting_length(root); i++) {
 		config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
 		const char *k = config_setting_name(s);
@@ -423,18 +425,20 @@ static gboolean read_root(Ctx *x, AmidConfig *c, config_setting_t *root)
 			if (!(k[0] == 'g' ? read_general(x, c, s)
 					  : read_modules(x, c, s)))
 				return FALSE;
-		} else if (!strcmp(k, "users")) {
-			if (!config_setting_is_list(s))
-				return fail(x, s, "'users' must be a list ( … )");
-			for (int j = 0; j < config_setting_length(s); j++)
-				if (!read_user(x, c,
-					       config_setting_get_elem(s, (unsigned)j)))
-					return FALSE;
-		} else if (!strcmp(k, "http")) {
-			/* read by mod_http */
-		} else {
+		} else if (strcmp(k, "users") && strcmp(k, "http")) {
 			warn(x, s, "unknown section '%s' ignored", k);
 		}
+		/* "http" is read by mod_http */
+	}
+	for (int i = 0; i < config_setting_length(root); i++) {
+		config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+		if (strcmp(config_setting_name(s), "users"))
+			continue;
+		if (!config_setting_is_list(s))
+			return fail(x, s, "'users' must be a list ( … )");
+		for (int j = 0; j < config_setting_length(s); j++)
+			if (!read_user(x, c, config_setting_get_elem(s, (unsigned)j)))
+				return FALSE;
 	}
 	return TRUE;
 }

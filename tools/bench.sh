@@ -196,6 +196,7 @@ both() {
 ROUNDS=${BENCH_ROUNDS:-2}
 
 T0=$(date +%s)
+LOAD0=$(cut -d' ' -f1 /proc/loadavg)
 fresh
 both idle ready 1 idle -n 10000 -d "$(dur 5)"
 fresh
@@ -208,6 +209,8 @@ both slow ready 1 slow -n 100 -m 100 -d "$(dur 3)"
 fresh
 both burst published 1 burst -n 100 -e 100000
 T1=$(date +%s)
+LOAD1=$(cut -d' ' -f1 /proc/loadavg)
+WORKERS=$(sed -n 's/.*fully booted (\([0-9]*\) I\/O workers).*/\1/p' "$TMP/amid.log" | head -1)
 cat "$TMP/amid.log" >>"$TMP/amid.all.log"
 
 # ------------------------------------------------------------------ figures
@@ -231,7 +234,7 @@ for k in 1 16; do
 	a=$(get ping$k amid rtt_per_s) f=$(get ping$k floor rtt_per_s) r=$(ratio "$a" "$f")
 	want=$([ $k = 1 ] && echo 0.9 || echo 0.7)
 	row "ping 64 conns K=$k" "round trips/s" "$(fmt "$a")" "$(fmt "$f")" "$r" \
-		"≥ $(awk -v w=$want 'BEGIN{print w*100}') % of floor" "$(verdict ge "$r" "$want")"
+		"≥ $(awk -v w="$want" 'BEGIN{print w*100}') % of floor" "$(verdict ge "$r" "$want")"
 	row "ping 64 conns K=$k" "latency p50 / p99 µs" \
 		"$(fmt "$(get ping$k amid p50_us)") / $(fmt "$(get ping$k amid p99_us)")" \
 		"$(fmt "$(get ping$k floor p50_us)") / $(fmt "$(get ping$k floor p99_us)")" \
@@ -322,6 +325,8 @@ DROPS_Q=$(grep -c 'output queue over' "$TMP/amid.all.log" || true)
 	echo "| kernel | $(uname -sr) |"
 	echo "| amid commit | $COMMIT |"
 	echo "| amid version | $("$AMID" -V 2>/dev/null | head -1 || echo unknown) |"
+	echo "| amid I/O workers | ${WORKERS:-?} (floor: 1 thread; amibench: 1 I/O thread per role) |"
+	echo "| load average (1 min) at start / end | $LOAD0 / $LOAD1 |"
 	echo
 	echo "## Figures"
 	echo
@@ -337,6 +342,8 @@ DROPS_Q=$(grep -c 'output queue over' "$TMP/amid.all.log" || true)
 	echo
 	echo "How to read them:"
 	echo
+	echo "- The load average above shows whether other work shared the cores during the run; with a"
+	echo "  load well above 0 at the start, expect noisy figures (rerun when the machine is quiet)."
 	echo "- ping, fanout and login ran $ROUNDS times against each server, alternately; the table keeps each"
 	echo "  server's best round (other work on the machine can only lower a throughput).  All rounds are in"
 	echo "  the raw results."
@@ -345,8 +352,10 @@ DROPS_Q=$(grep -c 'output queue over' "$TMP/amid.all.log" || true)
 	echo "  ≤ 64 actions without response and ≤ 256 events ahead of the slowest subscriber (\`--lag\`), so the"
 	echo "  latency at this maximum rate is queueing (≈ lag ÷ event rate), not the latency of a lightly loaded"
 	echo "  server (use \`--rate\` for that).  Lost = published − received, checked by sequence number after a drain."
-	echo "- *idle*: RSS per session = (RSS with all 10,000 logged in − RSS before) ÷ 10,000; CPU is utime+stime"
-	echo "  over the hold, scaled to 60 s; the extra login is timed from connect() to \"Authentication accepted\"."
+	echo "- *idle*: fresh servers; RSS per session = (RSS with all 10,000 logged in − RSS before) ÷ 10,000."
+	echo "  CPU = on-CPU time of all server threads over the 5 s hold (/proc/PID/task/*/schedstat; utime+stime"
+	echo "  counts 10 ms ticks, also in the raw results), scaled to 60 s.  The extra login (10,001st) is timed"
+	echo "  from connect() to \"Authentication accepted\" while the 10,000 are held."
 	echo "- *slow*: phase A = 100 reading subscribers; phase B = the same plus 100 that log in and never read"
 	echo "  again (SO_RCVBUF 64 KiB); phase C = the 100 alone again.  Impact = B against the mean of A and C"
 	echo "  (A and C bracket B against drift; their difference is in the raw results as drift_pct)."
@@ -379,7 +388,7 @@ DROPS_Q=$(grep -c 'output queue over' "$TMP/amid.all.log" || true)
 	echo '```'
 	for f in idle ping1 ping16 fan100 fan1000 login slow burst; do
 		for j in "$TMP/$f".*.r*.json; do
-			[ -s "$j" ] && echo "$(cat "$j")"
+			[ -s "$j" ] && cat "$j"
 		done
 	done
 	echo '```'

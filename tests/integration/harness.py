@@ -82,6 +82,8 @@ STOP_TIMEOUT = scaled(5.0)
 
 #: The users of every test configuration: username -> (secret, read, write).
 #: ``None`` means the key is omitted from the config (Asterisk default: none).
+#: A class's ``users`` may add a 4th item: more user keys, rendered in order
+#: (a dict or ``(key, value)`` pairs; a list value becomes a libconfig array).
 USERS = {
     "admin": ("amp111", "all", "all"),
     "limited": ("lim", "system,user", "user"),
@@ -225,12 +227,19 @@ def render_config(general, modules_dir, users=USERS, load=DEFAULT_MODULES, modul
     lines += ["  %s = %s;" % (key, _cfg_value(value)) for key, value in section.items()]
     lines += ["};", "users = ("]
     entries = []
-    for name, (secret, read, write) in users.items():
-        fields = ["username = %s;" % _cfg_value(name), "secret = %s;" % _cfg_value(secret)]
+    for name, spec in users.items():
+        secret, read, write = spec[:3]
+        fields = ["username = %s;" % _cfg_value(name)]
+        if secret is not None:
+            fields.append("secret = %s;" % _cfg_value(secret))
         if read is not None:
             fields.append("read = %s;" % _cfg_value(read))
         if write is not None:
             fields.append("write = %s;" % _cfg_value(write))
+        # Optional 4th item: more keys, in order (dict or (key, value) pairs).
+        extra = spec[3] if len(spec) > 3 else ()
+        for key, value in (extra.items() if isinstance(extra, dict) else extra):
+            fields.append("%s = %s;" % (key, _cfg_value(value)))
         entries.append("  { %s }" % " ".join(fields))
     lines.append(",\n".join(entries))
     lines.append(");")

@@ -680,6 +680,12 @@ class TestSlowloris(BadInputCase):
             mark = self.log_mark()
             socks = [raw_socket(self.server.port) for _ in range(self.CLIENTS)]
             start = time.monotonic()
+            for s in socks:  # the banner first, so the loop below only sees closes
+                banner = b""
+                while not banner.endswith(b"\n"):
+                    chunk = s.recv(256)
+                    self.assertTrue(chunk, "closed before the banner")
+                    banner += chunk
             peers = {s: peer_of(s) for s in socks}
             closed = {}
             sent = 0

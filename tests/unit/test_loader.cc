@@ -233,8 +233,9 @@ protected:
 		EXPECT_EQ(ami_module_load(name), err);
 		EXPECT_FALSE(ami_module_is_loaded(name, nullptr));
 		EXPECT_FALSE(is_mapped(name));
-		if (why)
+		if (why) {
 			EXPECT_TRUE(logged(why)) << "no log line with: " << why;
+		}
 	}
 };
 

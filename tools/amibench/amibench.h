@@ -105,6 +105,8 @@ void json_bool(Report *r, const char *key, bool v);
 void report_hist(Report *r, const char *label, const char *prefix,
 		 const Hist *h);
 void report_end(Report *r);
+/** A run that could not start: message on stderr and a JSON line. */
+int report_fail(const char *mode, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 /* ------------------------------------------------------------ /proc */
 

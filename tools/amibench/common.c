@@ -227,6 +227,23 @@ void report_end(Report *r)
 	g_string_free(r->json, TRUE);
 }
 
+int report_fail(const char *mode, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "amibench %s: %s\n", mode, msg);
+	Report r;
+	report_begin(&r, mode);
+	json_bool(&r, "failed", true);
+	json_str(&r, "reason", msg);
+	g_string_truncate(r.table, 0);
+	report_end(&r);
+	g_free(msg);
+	return 1;
+}
+
 /* ------------------------------------------------------------ /proc */
 
 long proc_rss_kib(int pid)

@@ -529,9 +529,9 @@ int mode_fanout(void)
 	fan_init(&f, opt.conns, 0);
 	long ready = fan_connect(&f, f.subs, f.n);
 	if (ready < f.n || !fan_connect_pub(&f)) {
-		fprintf(stderr, "amibench fanout: %ld/%ld subscribers, publisher %s (%s)\n",
-			ready, f.n, f.pub.state == ST_READY ? "ok" : "failed",
-			first_error());
+		report_fail("fanout", "%ld/%ld subscribers, publisher %s (%s)",
+			    ready, f.n, f.pub.state == ST_READY ? "ok" : "failed",
+			    first_error());
 		fan_free(&f);
 		return 1;
 	}
@@ -610,9 +610,9 @@ int mode_slow(void)
 	fan_init(&f, opt.conns, opt.slow);
 	long ready = fan_connect(&f, f.subs, f.n);
 	if (ready < f.n || !fan_connect_pub(&f)) {
-		fprintf(stderr, "amibench slow: %ld/%ld subscribers, publisher %s (%s)\n",
-			ready, f.n, f.pub.state == ST_READY ? "ok" : "failed",
-			first_error());
+		report_fail("slow", "%ld/%ld subscribers, publisher %s (%s)",
+			    ready, f.n, f.pub.state == ST_READY ? "ok" : "failed",
+			    first_error());
 		fan_free(&f);
 		return 1;
 	}
@@ -713,9 +713,9 @@ int mode_burst(void)
 	fan_init(&f, opt.conns, 0);
 	long ready = fan_connect(&f, f.subs, f.n);
 	if (ready < f.n || !fan_connect_pub(&f)) {
-		fprintf(stderr, "amibench burst: %ld/%ld subscribers, publisher %s (%s)\n",
-			ready, f.n, f.pub.state == ST_READY ? "ok" : "failed",
-			first_error());
+		report_fail("burst", "%ld/%ld subscribers, publisher %s (%s)",
+			    ready, f.n, f.pub.state == ST_READY ? "ok" : "failed",
+			    first_error());
 		fan_free(&f);
 		return 1;
 	}

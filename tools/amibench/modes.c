@@ -115,11 +115,9 @@ int mode_ping(void)
 		at += pt->n;
 		ready += connect_all(&pt->loop, pt->conns, pt->n, deadline);
 	}
-	if (ready == 0) {
-		fprintf(stderr, "amibench ping: no connection logged in (%s)\n",
-			first_error());
-		return 1;
-	}
+	if (ready == 0)
+		return report_fail("ping", "no connection logged in (%s)",
+				   first_error());
 
 	ping_t_meas = now_ns() + (int64_t)(opt.warmup * 1e9);
 	ping_t_end = ping_t_meas + (int64_t)(opt.duration * 1e9);
