@@ -1,4 +1,4 @@
-/* Per-session output ring of shared GBytes, drained by writev(). */
+/* Per-session output: shared GBytes plus a private tail, drained by writev(). */
 #include "outqueue.h"
 
 #include <errno.h>
@@ -9,11 +9,8 @@
 #define IOV_MAX 1024
 #endif
 
-void amid_outqueue_push(AmidOutQueue *q, GBytes *b)
+static void ring_push(AmidOutQueue *q, GBytes *b)
 {
-	gsize size = g_bytes_get_size(b);
-	if (size == 0)
-		return;
 	if (q->count == q->cap) {
 		guint ncap = q->cap ? q->cap * 2 : 8;
 		GBytes **n = g_new(GBytes *, ncap);
@@ -24,19 +21,83 @@ void amid_outqueue_push(AmidOutQueue *q, GBytes *b)
 		q->head = 0;
 		q->cap = ncap;
 	}
-	q->items[(q->head + q->count) % q->cap] = g_bytes_ref(b);
+	q->items[(q->head + q->count) % q->cap] = b;
 	q->count++;
-	q->bytes += size;
+	q->bytes += g_bytes_get_size(b);
+}
+
+/* Turn the unwritten part of the tail into an item, keeping the order. */
+static void seal_tail(AmidOutQueue *q)
+{
+	if (!q->tail || q->tail->len == q->tail_off)
+		return;
+	if (q->tail_off)
+		g_string_erase(q->tail, 0, (gssize)q->tail_off);
+	q->tail_off = 0;
+	ring_push(q, g_string_free_to_bytes(q->tail));
+	q->tail = NULL;
+}
+
+void amid_outqueue_push(AmidOutQueue *q, GBytes *b)
+{
+	if (g_bytes_get_size(b) == 0)
+		return;
+	seal_tail(q);
+	ring_push(q, g_bytes_ref(b));
+}
+
+GString *amid_outqueue_tail(AmidOutQueue *q)
+{
+	if (!q->tail)
+		q->tail = g_string_sized_new(256);
+	return q->tail;
+}
+
+gsize amid_outqueue_pending(const AmidOutQueue *q)
+{
+	return q->bytes + (q->tail ? q->tail->len - q->tail_off : 0);
+}
+
+/* Account for @w written bytes: items first, then the tail. */
+static void consume(AmidOutQueue *q, gsize w)
+{
+	while (w && q->count) {
+		GBytes *b = q->items[q->head];
+		gsize rest = g_bytes_get_size(b) - q->first_off;
+		if (w < rest) {
+			q->first_off += w;
+			q->bytes -= w;
+			return;
+		}
+		w -= rest;
+		q->bytes -= rest;
+		g_bytes_unref(b);
+		q->first_off = 0;
+		q->head = (q->head + 1) % q->cap;
+		q->count--;
+	}
+	if (w && q->tail) {
+		q->tail_off += w;
+		if (q->tail_off == q->tail->len) {
+			q->tail_off = 0;
+			if (q->tail->allocated_len > 65536) {
+				g_string_free(q->tail, TRUE);
+				q->tail = NULL;
+			} else {
+				g_string_truncate(q->tail, 0);
+			}
+		}
+	}
 }
 
 gssize amid_outqueue_flush(AmidOutQueue *q, int fd)
 {
 	gssize total = 0;
-	while (q->count) {
+	while (amid_outqueue_pending(q)) {
 		struct iovec iov[IOV_MAX];
 		int n = 0;
 		gsize want = 0;
-		for (guint i = 0; i < q->count && n < IOV_MAX; i++, n++) {
+		for (guint i = 0; i < q->count && n < IOV_MAX - 1; i++, n++) {
 			GBytes *b = q->items[(q->head + i) % q->cap];
 			gsize size;
 			const guint8 *data = g_bytes_get_data(b, &size);
@@ -45,6 +106,13 @@ gssize amid_outqueue_flush(AmidOutQueue *q, int fd)
 			iov[n].iov_len = size - off;
 			want += size - off;
 		}
+		if (q->tail && q->tail->len > q->tail_off &&
+		    (guint)n == q->count) {
+			iov[n].iov_base = q->tail->str + q->tail_off;
+			iov[n].iov_len = q->tail->len - q->tail_off;
+			want += iov[n].iov_len;
+			n++;
+		}
 		ssize_t w = writev(fd, iov, n);
 		if (w < 0) {
 			if (errno == EINTR)
@@ -52,27 +120,16 @@ gssize amid_outqueue_flush(AmidOutQueue *q, int fd)
 			return total > 0 ? total : -1;
 		}
 		total += w;
-		q->bytes -= (gsize)w;
-		gsize left = (gsize)w;
-		while (left && q->count) {
-			GBytes *b = q->items[q->head];
-			gsize rest = g_bytes_get_size(b) - q->first_off;
-			if (left < rest) {
-				q->first_off += left;
-				break;
-			}
-			left -= rest;
-			g_bytes_unref(b);
-			q->first_off = 0;
-			q->head = (q->head + 1) % q->cap;
-			q->count--;
-		}
+		consume(q, (gsize)w);
 		if ((gsize)w < want)
 			break; /* short write: the socket is full */
 	}
 	if (q->count == 0 && q->cap > 64) {
 		/* give back the memory a burst made us take */
-		amid_outqueue_clear(q);
+		g_free(q->items);
+		q->items = NULL;
+		q->cap = 0;
+		q->head = 0;
 	}
 	return total;
 }
@@ -82,5 +139,7 @@ void amid_outqueue_clear(AmidOutQueue *q)
 	for (guint i = 0; i < q->count; i++)
 		g_bytes_unref(q->items[(q->head + i) % q->cap]);
 	g_free(q->items);
+	if (q->tail)
+		g_string_free(q->tail, TRUE);
 	*q = (AmidOutQueue){0};
 }

@@ -1,7 +1,8 @@
 /*
  * A session's output queue: a ring of references to immutable GBytes
- * (events are shared by every session that receives them), flushed with
- * one writev() of up to IOV_MAX entries.
+ * (events are shared by every session that receives them) followed by a
+ * private tail buffer that replies are written into directly, flushed
+ * with one writev() of up to IOV_MAX entries.
  */
 #ifndef AMID_OUTQUEUE_H
 #define AMID_OUTQUEUE_H
@@ -17,17 +18,23 @@ typedef struct {
 	guint count;
 	guint cap;
 	gsize first_off; /* bytes of items[head] already written */
-	gsize bytes; /* bytes queued and not yet written */
+	gsize bytes; /* bytes in items not yet written */
+	GString *tail; /* private bytes after the items; NULL when unused */
+	gsize tail_off; /* bytes of tail already written */
 } AmidOutQueue;
 
-/** Queue a reference to @b (the queue takes its own ref). */
+/** Queue a reference to @b after everything queued so far. */
 void amid_outqueue_push(AmidOutQueue *q, GBytes *b);
+/** The private tail to append reply text to (created on demand). */
+GString *amid_outqueue_tail(AmidOutQueue *q);
+/** Bytes queued and not yet written (items and tail). */
+gsize amid_outqueue_pending(const AmidOutQueue *q);
 /**
  * Write as much as the socket takes.  Returns bytes written (>= 0), or -1
  * with errno set (EAGAIN when the socket is full and nothing was written).
  */
 gssize amid_outqueue_flush(AmidOutQueue *q, int fd);
-/** Drop everything and free the ring. */
+/** Drop everything and free the buffers. */
 void amid_outqueue_clear(AmidOutQueue *q);
 
 G_END_DECLS

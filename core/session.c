@@ -10,6 +10,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -50,9 +51,11 @@ AmiSession *amid_session_new(AmidWorker *w, int fd, const char *peer)
 			   (gint64)c->authtimeout_s * G_USEC_PER_SEC;
 	amid_parser_init(&s->parser);
 
-	g_autofree char *banner =
-		g_strdup_printf("Asterisk Call Manager/%s\r\n", c->ami_version);
-	amid_session_queue_str(s, banner);
+	GString *out = amid_outqueue_tail(&s->out);
+	g_string_append(out, "Asterisk Call Manager/");
+	g_string_append(out, c->ami_version);
+	g_string_append(out, "\r\n");
+	amid_worker_mark_dirty(w, s);
 	amid_worker_set_timed(w, s);
 	return s;
 }
@@ -77,6 +80,15 @@ const char *amid_session_detached_output(AmiSession *s)
 	return s->reply ? s->reply->str : "";
 }
 
+/* Give back the session's count for allowmultiplelogin. */
+static void release_login(AmiSession *s)
+{
+	if (s->counts_login) {
+		amid_core_login_count(s->username, -1);
+		s->counts_login = FALSE;
+	}
+}
+
 void amid_session_free(AmiSession *s)
 {
 	amid_datastores_free_all(s);
@@ -85,8 +97,7 @@ void amid_session_free(AmiSession *s)
 		close(s->fd);
 	if (!s->authenticated)
 		amid_core_unauth_remove();
-	else if (s->worker)
-		amid_core_login_count(s->username, -1);
+	release_login(s);
 	if (s->filters)
 		g_ptr_array_unref(s->filters);
 	if (s->own_filters)
@@ -107,6 +118,21 @@ void amid_session_free(AmiSession *s)
 
 static GString *reply_buf(AmiSession *s);
 
+/* Drop a client whose unwritten output passed the queue limit. */
+static gboolean over_limit(AmiSession *s)
+{
+	if (amid_outqueue_pending(&s->out) <= s->queuelimit)
+		return FALSE;
+	g_warning("Session %s from %s: output queue over %zu bytes, "
+		  "disconnecting a client that does not read",
+		  s->username ? s->username : "(unauthenticated)", s->peer,
+		  s->queuelimit);
+	amid_log_security("QueueOverflow", s->username, s->peer,
+			  "client stopped reading");
+	amid_session_close(s, "queue limit");
+	return TRUE;
+}
+
 void amid_session_queue(AmiSession *s, GBytes *b)
 {
 	if (s->dead)
@@ -119,17 +145,8 @@ void amid_session_queue(AmiSession *s, GBytes *b)
 		return;
 	}
 	amid_outqueue_push(&s->out, b);
-	if (s->out.bytes > s->queuelimit) {
-		g_warning("Session %s from %s: output queue over %zu bytes, "
-			  "disconnecting a client that does not read",
-			  s->username ? s->username : "(unauthenticated)",
-			  s->peer, s->queuelimit);
-		amid_log_security("QueueOverflow", s->username, s->peer,
-				  "client stopped reading");
-		amid_session_close(s, "queue limit");
-		return;
-	}
-	amid_worker_mark_dirty(s->worker, s);
+	if (!over_limit(s))
+		amid_worker_mark_dirty(s->worker, s);
 }
 
 void amid_session_queue_str(AmiSession *s, const char *text)
@@ -138,31 +155,34 @@ void amid_session_queue_str(AmiSession *s, const char *text)
 	amid_session_queue(s, b);
 }
 
-/* Move what the running action wrote into the output queue. */
+/*
+ * After an action: replies were written straight into the output tail
+ * (or, for a blocking action, into s->reply, appended now).
+ */
 static void commit_reply(AmiSession *s)
 {
-	if (!s->worker || !s->reply || s->reply->len == 0)
+	if (!s->worker || s->dead)
 		return;
-	g_autoptr(GBytes) b = g_bytes_new(s->reply->str, s->reply->len);
-	g_string_truncate(s->reply, 0);
-	if (s->reply->allocated_len > 4096) {
-		g_string_free(s->reply, TRUE);
-		s->reply = NULL;
+	if (s->reply && s->reply->len) {
+		g_string_append_len(amid_outqueue_tail(&s->out), s->reply->str,
+				    (gssize)s->reply->len);
+		g_string_truncate(s->reply, 0);
 	}
-	amid_session_queue(s, b);
+	if (amid_outqueue_pending(&s->out) && !over_limit(s))
+		amid_worker_mark_dirty(s->worker, s);
 }
 
 void amid_session_flush(AmiSession *s)
 {
 	if (s->dead)
 		return;
-	if (s->out.count) {
+	if (amid_outqueue_pending(&s->out)) {
 		gssize w = amid_outqueue_flush(&s->out, s->fd);
 		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
 			amid_session_close(s, "write error");
 			return;
 		}
-		if (s->out.count) {
+		if (amid_outqueue_pending(&s->out)) {
 			if (w > 0 || s->stall_since == 0) {
 				s->stall_since = g_get_monotonic_time();
 				amid_worker_set_timed(s->worker, s);
@@ -171,7 +191,7 @@ void amid_session_flush(AmiSession *s)
 			s->stall_since = 0;
 		}
 	}
-	if (s->closing && s->out.count == 0) {
+	if (s->closing && amid_outqueue_pending(&s->out) == 0) {
 		amid_session_close(s, "closing");
 		return;
 	}
@@ -183,6 +203,7 @@ void amid_session_close(AmiSession *s, const char *why)
 	if (s->dead)
 		return;
 	s->dead = TRUE;
+	release_login(s); /* at once: the user may log in again right away */
 	if (s->authenticated) {
 		if (s->displayconnects)
 			g_message("Manager '%s' logged off from %s",
@@ -197,8 +218,15 @@ void amid_session_close(AmiSession *s, const char *why)
 
 /* ------------------------------------------------------------- replies */
 
+/*
+ * Where replies go: straight into the output tail, except while a
+ * blocking action runs on the pool (the worker may be queueing events
+ * meanwhile) and for detached sessions.
+ */
 static GString *reply_buf(AmiSession *s)
 {
+	if (s->worker && !s->busy)
+		return amid_outqueue_tail(&s->out);
 	if (!s->reply)
 		s->reply = g_string_sized_new(256);
 	return s->reply;
@@ -225,10 +253,15 @@ AMI_API void ami_send_response(AmiSession *s, const AmiMessage *m,
 			       const char *resp, const char *msg)
 {
 	GString *out = reply_buf(s);
-	g_string_append_printf(out, "Response: %s\r\n", resp);
+	g_string_append(out, "Response: ");
+	g_string_append(out, resp);
+	g_string_append(out, "\r\n");
 	append_actionid(out, m);
-	if (msg)
-		g_string_append_printf(out, "Message: %s\r\n", msg);
+	if (msg) {
+		g_string_append(out, "Message: ");
+		g_string_append(out, msg);
+		g_string_append(out, "\r\n");
+	}
 	g_string_append(out, "\r\n");
 }
 
@@ -288,11 +321,33 @@ AMI_API void ami_send_list_complete_end(AmiSession *s)
 	g_string_append(reply_buf(s), "\r\n");
 }
 
+/* g_string_append_vprintf() without its temporary allocation. */
+static void append_vprintf(GString *out, const char *fmt, va_list ap)
+{
+	for (;;) {
+		gsize room = out->allocated_len - out->len;
+		va_list copy;
+		va_copy(copy, ap);
+		int n = vsnprintf(out->str + out->len, room, fmt, copy);
+		va_end(copy);
+		if (n < 0)
+			return;
+		if ((gsize)n < room) {
+			out->len += (gsize)n;
+			return;
+		}
+		/* grow (the string keeps its terminator) and retry */
+		gsize len = out->len;
+		g_string_set_size(out, len + (gsize)n + 1);
+		g_string_truncate(out, len);
+	}
+}
+
 AMI_API void ami_append(AmiSession *s, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	g_string_append_vprintf(reply_buf(s), fmt, ap);
+	append_vprintf(reply_buf(s), fmt, ap);
 	va_end(ap);
 }
 
@@ -730,6 +785,7 @@ void amid_session_login_ok(AmiSession *s, AmidConfig *c, const AmidUser *u,
 	s->writetimeout_ms = u->writetimeout_ms;
 	rebuild_filters(s, u);
 	amid_core_login_count(username, +1);
+	s->counts_login = TRUE;
 	amid_worker_add_authed(s->worker, s);
 	if (s->displayconnects)
 		g_message("Manager '%s' logged on from %s", username, s->peer);

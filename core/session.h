@@ -35,6 +35,7 @@ struct AmiSession {
 	int writetimeout_ms;
 	gsize queuelimit; /* bytes of output before the client is dropped */
 	gboolean got_fullybooted;
+	gboolean counts_login; /* holds one count in amid_core_login_count */
 
 	/* input */
 	AmidParser parser;

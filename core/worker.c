@@ -280,7 +280,7 @@ void amid_worker_update_epoll(AmidWorker *w, AmiSession *s)
 		want |= EPOLLIN;
 	/* Only a flush that hit a full socket waits for EPOLLOUT; output
 	 * queued this pass is written at its end without asking epoll. */
-	if (s->out.count && s->stall_since)
+	if (s->stall_since && amid_outqueue_pending(&s->out))
 		want |= EPOLLOUT;
 	if (s->in_epoll && want == s->epoll_mask)
 		return;
