@@ -3,6 +3,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <string.h>
 
 #include <amid/manager.h>
 

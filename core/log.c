@@ -41,7 +41,12 @@ static GLogWriterOutput writer(GLogLevelFlags level, const GLogField *fields,
 		else if (!g_strcmp0(fields[i].key, "MESSAGE") && fields[i].value)
 			message = fields[i].value;
 	}
-	g_autoptr(GDateTime) now = g_date_time_new_now_local();
+	/* The zone is looked up once: g_date_time_new_now_local() would
+	 * stat /etc/localtime on every line. */
+	static GTimeZone *tz;
+	if (g_once_init_enter(&tz))
+		g_once_init_leave(&tz, g_time_zone_new_local());
+	g_autoptr(GDateTime) now = g_date_time_new_now(tz);
 	g_autofree char *ts = g_date_time_format(now, "%Y-%m-%d %H:%M:%S.%f");
 	if (ts && strlen(ts) > 23)
 		ts[23] = '\0'; /* milliseconds */

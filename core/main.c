@@ -108,7 +108,6 @@ int main(int argc, char **argv)
 
 	if (!amid_loader_load_startup(cfg, &error)) {
 		g_critical("%s: stopping", error->message);
-		amid_server_stop();
 		amid_workers_stop();
 		amid_loader_unload_all();
 		return 1;
@@ -120,7 +119,6 @@ int main(int argc, char **argv)
 
 	g_main_loop_run(loop);
 
-	amid_server_stop();
 	amid_workers_stop();
 	amid_loader_unload_all();
 	amid_actions_shutdown();

@@ -172,6 +172,14 @@ static void commit_reply(AmiSession *s)
 		amid_worker_mark_dirty(s->worker, s);
 }
 
+void amid_session_flush_dirty(AmiSession *s)
+{
+	/* A socket known to be full waits for EPOLLOUT instead. */
+	if (s->stall_since && !s->dead)
+		return;
+	amid_session_flush(s);
+}
+
 void amid_session_flush(AmiSession *s)
 {
 	if (s->dead)
@@ -184,6 +192,7 @@ void amid_session_flush(AmiSession *s)
 		}
 		if (amid_outqueue_pending(&s->out)) {
 			if (w > 0 || s->stall_since == 0) {
+				/* the clock runs from the last progress */
 				s->stall_since = g_get_monotonic_time();
 				amid_worker_set_timed(s->worker, s);
 			}
@@ -699,6 +708,12 @@ void amid_session_check_deadlines(AmiSession *s, gint64 now)
 	if (s->stall_since &&
 	    now - s->stall_since >
 		    (gint64)s->writetimeout_ms * G_TIME_SPAN_MILLISECOND) {
+		/* The worker may have been busy: try once more before
+		 * blaming the client.  Any progress restarts the clock. */
+		gint64 before = s->stall_since;
+		amid_session_flush(s);
+		if (s->dead || s->stall_since != before)
+			return;
 		g_warning("Session %s from %s did not read for %d ms "
 			  "(writetimeout): disconnected",
 			  s->username ? s->username : "(unauthenticated)",
@@ -787,9 +802,11 @@ void amid_session_login_ok(AmiSession *s, AmidConfig *c, const AmidUser *u,
 	amid_core_login_count(username, +1);
 	s->counts_login = TRUE;
 	amid_worker_add_authed(s->worker, s);
-	if (s->displayconnects)
+	/* Successes are logged with displayconnects, as Asterisk does. */
+	if (s->displayconnects) {
 		g_message("Manager '%s' logged on from %s", username, s->peer);
-	amid_log_security("SuccessfulAuth", username, s->peer, "ok");
+		amid_log_security("SuccessfulAuth", username, s->peer, "ok");
+	}
 
 	/*
 	 * FullyBooted: the login copy when boot is done, else the broadcast

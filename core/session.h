@@ -100,6 +100,8 @@ void amid_session_free(AmiSession *s);
 void amid_session_on_readable(AmiSession *s);
 /** Write queued output; handles EAGAIN and write stalls. */
 void amid_session_flush(AmiSession *s);
+/** End-of-pass flush: skipped while the socket is known to be full. */
+void amid_session_flush_dirty(AmiSession *s);
 /** Queue bytes for the client (response or event). */
 void amid_session_queue(AmiSession *s, GBytes *b);
 /** Queue a copy of a string. */

@@ -10,9 +10,13 @@
 #include "core.h"
 #include "datastore.h"
 #include "loader.h"
+#include "server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib-unix.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -29,6 +33,7 @@ typedef enum {
 	ITEM_SWEEP, /* drop a module's datastores */
 	ITEM_JOB_DONE, /* a blocking action finished */
 	ITEM_CONFIG, /* a new configuration: apply it to logged-in sessions */
+	ITEM_LISTEN, /* start accepting on fd */
 } ItemKind;
 
 typedef struct {
@@ -124,6 +129,52 @@ static void close_all(AmidWorker *w)
 		amid_session_close(key, "shutdown");
 }
 
+static void start_session(AmidWorker *w, int fd, const char *peer)
+{
+	AmiSession *s = amid_session_new(w, fd, peer);
+	g_hash_table_add(w->sessions, s);
+	amid_worker_update_epoll(w, s);
+}
+
+/* Accept what is pending on this worker's listening socket. */
+static void accept_connections(AmidWorker *w)
+{
+	g_autoptr(AmidConfig) c = amid_core_config();
+	for (int i = 0; i < 64; i++) {
+		struct sockaddr_storage sa;
+		socklen_t len = sizeof(sa);
+		int fd = accept4(w->listen_fd, (struct sockaddr *)&sa, &len,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE) {
+				/* Out of fds: shed one connection, log it. */
+				g_warning("accept: %s; refusing a connection",
+					  g_strerror(errno));
+				if (w->spare_fd >= 0) {
+					close(w->spare_fd);
+					int x = accept(w->listen_fd, NULL, NULL);
+					if (x >= 0)
+						close(x);
+					w->spare_fd = open("/dev/null",
+							   O_RDONLY | O_CLOEXEC);
+				}
+			}
+			return;
+		}
+		char peer[64];
+		amid_format_peer(&sa, peer, sizeof(peer));
+		if (!amid_core_unauth_try_add(c->authlimit)) {
+			amid_log_security("SessionLimit", NULL, peer,
+					  "authlimit reached");
+			close(fd);
+			continue;
+		}
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		start_session(w, fd, peer);
+	}
+}
+
 static void drain_inbox(AmidWorker *w)
 {
 	guint64 v;
@@ -139,12 +190,9 @@ static void drain_inbox(AmidWorker *w)
 	for (guint i = 0; i < items->len; i++) {
 		Item *it = items->pdata[i];
 		switch (it->kind) {
-		case ITEM_SESSION: {
-			AmiSession *s = amid_session_new(w, it->fd, it->peer);
-			g_hash_table_add(w->sessions, s);
-			amid_worker_update_epoll(w, s);
+		case ITEM_SESSION:
+			start_session(w, it->fd, it->peer);
 			break;
-		}
 		case ITEM_EVENT:
 			fan_out(w, it->category, it->data);
 			break;
@@ -161,6 +209,13 @@ static void drain_inbox(AmidWorker *w)
 		case ITEM_JOB_DONE:
 			amid_session_job_done(it->session, it->category);
 			break;
+		case ITEM_LISTEN: {
+			w->listen_fd = it->fd;
+			struct epoll_event ev = {.events = EPOLLIN,
+						 .data.ptr = &w->listen_fd};
+			epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->listen_fd, &ev);
+			break;
+		}
 		case ITEM_CONFIG:
 			for (guint j = 0; j < w->authed->len; j++)
 				amid_session_apply_config(w->authed->pdata[j],
@@ -180,7 +235,7 @@ static void end_of_pass(AmidWorker *w)
 	for (guint i = 0; i < w->dirty->len; i++) {
 		AmiSession *s = w->dirty->pdata[i];
 		s->dirty = FALSE;
-		amid_session_flush(s);
+		amid_session_flush_dirty(s);
 	}
 	g_ptr_array_set_size(w->dirty, 0);
 
@@ -219,6 +274,10 @@ static gboolean on_io(gint fd, GIOCondition cond, gpointer data)
 	for (int i = 0; i < n; i++) {
 		if (evs[i].data.ptr == &inbox_marker) {
 			drain_inbox(w);
+			continue;
+		}
+		if (evs[i].data.ptr == &w->listen_fd) {
+			accept_connections(w);
 			continue;
 		}
 		AmiSession *s = evs[i].data.ptr;
@@ -336,6 +395,8 @@ static AmidWorker *worker_new(guint index)
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &inbox_marker};
 	epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev);
 
+	w->listen_fd = -1;
+	w->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	g_mutex_init(&w->inbox_lock);
 	w->inbox = g_ptr_array_new();
 	w->sessions = g_hash_table_new(NULL, NULL);
@@ -363,7 +424,7 @@ static void worker_free(AmidWorker *w)
 	g_thread_join(w->thread);
 	for (guint i = 0; i < w->inbox->len; i++) {
 		Item *it = w->inbox->pdata[i];
-		if (it->kind == ITEM_SESSION)
+		if (it->kind == ITEM_SESSION || it->kind == ITEM_LISTEN)
 			close(it->fd);
 		if (it->kind == ITEM_JOB_DONE)
 			amid_session_job_done(it->session, it->category);
@@ -384,6 +445,10 @@ static void worker_free(AmidWorker *w)
 	g_ptr_array_unref(w->authed);
 	g_ptr_array_unref(w->dirty);
 	g_ptr_array_unref(w->dead);
+	if (w->listen_fd >= 0)
+		close(w->listen_fd);
+	if (w->spare_fd >= 0)
+		close(w->spare_fd);
 	close(w->epfd);
 	close(w->evfd);
 	g_free(w);
@@ -417,6 +482,30 @@ void amid_workers_stop(void)
 	for (guint i = 0; i < n; i++)
 		worker_free(ws[i]);
 	g_free(ws);
+}
+
+guint amid_workers_count(void)
+{
+	g_rw_lock_reader_lock(&workers_lock);
+	guint n = n_workers;
+	g_rw_lock_reader_unlock(&workers_lock);
+	return n;
+}
+
+void amid_workers_listen(const int *fds, guint n)
+{
+	g_rw_lock_reader_lock(&workers_lock);
+	for (guint i = 0; i < n; i++) {
+		if (i >= n_workers) {
+			close(fds[i]);
+			continue;
+		}
+		Item *it = g_new0(Item, 1);
+		it->kind = ITEM_LISTEN;
+		it->fd = fds[i];
+		post(workers[i], it);
+	}
+	g_rw_lock_reader_unlock(&workers_lock);
 }
 
 void amid_workers_assign(int fd, const char *peer)

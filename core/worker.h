@@ -30,13 +30,20 @@ struct AmidWorker {
 	GPtrArray *dirty; /* sessions with output to flush this pass */
 	GPtrArray *dead; /* sessions to free at the end of the pass */
 	GHashTable *timed; /* sessions with a deadline */
+
+	int listen_fd; /* this worker's listening socket, -1 if none */
+	int spare_fd; /* given up to shed a connection when out of fds */
 };
 
 /** Start @n workers.  Must be called once, before any accept. */
 void amid_workers_start(guint n);
 /** Stop every worker: close its sessions, join the thread, free it. */
 void amid_workers_stop(void);
-/** Hand a newly accepted socket to the next worker (round robin). */
+/** Number of workers started. */
+guint amid_workers_count(void);
+/** Give worker i the listening socket @fds[i] (ownership passes). */
+void amid_workers_listen(const int *fds, guint n);
+/** Hand a connected socket to the next worker (round robin). */
 void amid_workers_assign(int fd, const char *peer);
 /** Queue a formatted event to every worker; they fan it out. */
 void amid_workers_publish(int category, GBytes *event);
