@@ -1,5 +1,7 @@
 /* Clock, latency histogram, report output, /proc readers, error notes. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "amibench.h"
 
 #include <inttypes.h>

@@ -4,7 +4,9 @@
  * Messages may be split across reads and several may arrive in one read;
  * a message ends at an empty line (CRLF or bare LF).
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "amibench.h"
 
 #include <errno.h>

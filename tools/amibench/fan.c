@@ -9,7 +9,9 @@
  * without their response, at most --lag events ahead of the slowest
  * healthy subscriber (0 = no bound), at most --rate events/s (0 = none).
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "amibench.h"
 
 #include <math.h>

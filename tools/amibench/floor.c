@@ -9,7 +9,9 @@
  * share a buffer).  A session whose queue exceeds --queue-limit bytes is
  * dropped.  Runs for --duration s at most, or until SIGINT/SIGTERM.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "amibench.h"
 
 #include <errno.h>

@@ -7,7 +7,9 @@
  * server) and floor (the minimal reference server).  Every client mode
  * prints a table and exactly one line "JSON {...}".
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "amibench.h"
 
 #include <signal.h>

@@ -1,5 +1,7 @@
 /* Client modes ping, login and idle. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "amibench.h"
 
 #include <math.h>
