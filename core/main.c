@@ -13,13 +13,16 @@
 #include "worker.h"
 
 #include <glib-unix.h>
+#include <systemd/sd-daemon.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static gboolean on_stop_signal(gpointer loop)
 {
 	g_message("Shutting down");
+	sd_notify(0, "STOPPING=1");
 	g_main_loop_quit(loop);
 	return G_SOURCE_CONTINUE;
 }
@@ -27,8 +30,12 @@ static gboolean on_stop_signal(gpointer loop)
 static gboolean on_reload_signal(gpointer unused)
 {
 	g_message("SIGHUP: reloading");
+	/* systemd (Type=notify): reloading, then ready again. */
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" G_GINT64_FORMAT,
+		   g_get_monotonic_time());
 	if (ami_core_reload_config(NULL) == 0)
 		ami_module_reload(NULL);
+	sd_notify(0, "READY=1\nSTATUS=Reloaded");
 	return G_SOURCE_CONTINUE;
 }
 
@@ -116,6 +123,9 @@ int main(int argc, char **argv)
 	amid_workers_broadcast_fullybooted();
 	g_message("amid %s fully booted (%u I/O workers)", PACKAGE_VERSION,
 		  nworkers);
+	sd_notifyf(0, "READY=1\nSTATUS=Fully booted, listening on port %d\n"
+		      "MAINPID=%lu",
+		   amid_server_port(), (unsigned long)getpid());
 
 	g_main_loop_run(loop);
 
