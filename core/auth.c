@@ -38,9 +38,72 @@ gboolean amid_auth_md5_ok(const char *challenge, const char *secret,
 	return amid_auth_equal(g_checksum_get_string(md5), key);
 }
 
+/* ------------------------------------------------ per-address throttling */
+
+typedef struct {
+	int failures;
+	gint64 first; /* monotonic µs of the first failure in the window */
+	gint64 banned_until;
+} FailRecord;
+
+static GMutex fail_lock;
+static GHashTable *fail_records; /* address → FailRecord* */
+
+void amid_auth_note_failure(const char *addr)
+{
+	g_autoptr(AmidConfig) c = amid_core_config();
+	if (!c || c->authfailban <= 0)
+		return;
+	gint64 now = g_get_monotonic_time();
+	gint64 window = (gint64)c->authfailbantime_s * G_USEC_PER_SEC;
+	g_mutex_lock(&fail_lock);
+	if (!fail_records)
+		fail_records = g_hash_table_new_full(g_str_hash, g_str_equal,
+						     g_free, g_free);
+	/* Forget stale entries now and then, so the table stays small. */
+	if (g_hash_table_size(fail_records) > 10000) {
+		GHashTableIter it;
+		gpointer v;
+		g_hash_table_iter_init(&it, fail_records);
+		while (g_hash_table_iter_next(&it, NULL, &v)) {
+			FailRecord *r = v;
+			if (r->banned_until < now && now - r->first > window)
+				g_hash_table_iter_remove(&it);
+		}
+	}
+	FailRecord *r = g_hash_table_lookup(fail_records, addr);
+	if (!r) {
+		r = g_new0(FailRecord, 1);
+		g_hash_table_insert(fail_records, g_strdup(addr), r);
+	}
+	if (now - r->first > window) {
+		r->failures = 0;
+		r->first = now;
+	}
+	if (++r->failures >= c->authfailban && r->banned_until < now) {
+		r->banned_until = now + window;
+		amid_log_security("AddressBanned", NULL, addr,
+				  "too many failed logins");
+	}
+	g_mutex_unlock(&fail_lock);
+}
+
+gboolean amid_auth_banned(const char *addr)
+{
+	gboolean banned = FALSE;
+	g_mutex_lock(&fail_lock);
+	FailRecord *r = fail_records ? g_hash_table_lookup(fail_records, addr)
+				     : NULL;
+	if (r && r->banned_until > g_get_monotonic_time())
+		banned = TRUE;
+	g_mutex_unlock(&fail_lock);
+	return banned;
+}
+
 static int fail(AmiSession *s, const AmiMessage *m, const char *event,
 		const char *user, const char *why)
 {
+	amid_auth_note_failure(s->peer_addr);
 	g_autofree char *shown = amid_log_escape(user);
 	g_message("%s failed to authenticate as '%s'", s->peer, shown);
 	amid_log_security(event, user, s->peer, why);

@@ -19,6 +19,15 @@ void amid_auth_new_challenge(char *out, gsize size);
 gboolean amid_auth_md5_ok(const char *challenge, const char *secret,
 			  const char *key);
 
+/**
+ * Failed-login throttling per peer address (general.authfailban): record
+ * a failure from @addr; after `authfailban` failures within
+ * `authfailbantime` seconds the address is banned for that long.
+ */
+void amid_auth_note_failure(const char *addr);
+/** Is @addr banned now?  (Always FALSE with authfailban = 0.) */
+gboolean amid_auth_banned(const char *addr);
+
 /** Constant-time string equality. */
 gboolean amid_auth_equal(const char *a, const char *b);
 

@@ -93,6 +93,7 @@ static AmidConfig *config_new(const char *path)
 	c->queuelimit = 4 * 1024 * 1024;
 	c->writetimeout_ms = 100;
 	c->authfaildelay_ms = 1000;
+	c->authfailbantime_s = 300;
 	c->moduledir = g_strdup(DEFAULT_MODULEDIR);
 	c->load = g_ptr_array_new_with_free_func(g_free);
 	c->noload = g_ptr_array_new_with_free_func(g_free);
@@ -320,6 +321,10 @@ static gboolean read_general(Ctx *x, AmidConfig *c, config_setting_t *g)
 			ok = get_int(x, s, 100, 3600000, &c->writetimeout_ms);
 		else if (!strcmp(k, "authfaildelay"))
 			ok = get_int(x, s, 0, 60000, &c->authfaildelay_ms);
+		else if (!strcmp(k, "authfailban"))
+			ok = get_int(x, s, 0, 1000000, &c->authfailban);
+		else if (!strcmp(k, "authfailbantime"))
+			ok = get_int(x, s, 1, 86400, &c->authfailbantime_s);
 		else {
 			warn(x, s, "unknown option 'general.%s' ignored", k);
 			ok = TRUE;

@@ -59,6 +59,8 @@ typedef struct {
 	gsize queuelimit; /* bytes */
 	int writetimeout_ms; /* default for users */
 	int authfaildelay_ms;
+	int authfailban; /* failed logins from one address before a ban; 0 off */
+	int authfailbantime_s; /* ban length, and the window failures count in */
 
 	/* modules */
 	char *moduledir;

@@ -5,6 +5,7 @@
  */
 #include "session.h"
 #include "actions.h"
+#include "auth.h"
 #include "core.h"
 #include "datastore.h"
 #include "worker.h"
@@ -51,6 +52,15 @@ AmiSession *amid_session_new(AmidWorker *w, int fd, const char *peer)
 			   (gint64)c->authtimeout_s * G_USEC_PER_SEC;
 	amid_parser_init(&s->parser);
 
+	if (amid_auth_banned(s->peer_addr)) {
+		/* Throttled address: closed before the banner, like authlimit. */
+		g_debug("connection from banned address %s refused", s->peer);
+		s->closing = TRUE;
+		s->displayconnects = FALSE;
+		amid_worker_mark_dirty(w, s);
+		amid_worker_set_timed(w, s);
+		return s;
+	}
 	GString *out = amid_outqueue_tail(&s->out);
 	g_string_append(out, "Asterisk Call Manager/");
 	g_string_append(out, c->ami_version);

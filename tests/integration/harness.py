@@ -411,13 +411,25 @@ class AmidServer:
             time.sleep(0.02)
 
     def log_tail(self, lines=25):
-        """The last *lines* lines of the daemon's log, for failure messages."""
+        """The last *lines* lines of the daemon's log, for failure messages.
+
+        Under a wrapper the wrapper's error reports come first (valgrind's
+        ``==PID==`` records before its summary), then the tail.
+        """
         try:
             with open(self.log_path, "rb") as f:
                 text = f.read().decode("utf-8", "replace")
         except (OSError, TypeError):
             return "(no log)"
-        return "\n".join("    | " + l for l in text.splitlines()[-lines:]) or "    | (empty)"
+        all_lines = text.splitlines()
+        shown = all_lines[-lines:]
+        if UNDER_WRAPPER:
+            reports = [l for l in all_lines[:-lines] if _WRAPPER_LINE.match(l + "\n")
+                       and "== Memcheck," not in l]
+            if any(re.search(r"== (Invalid|Conditional|Use of|Syscall|Mismatched|\d+ bytes in)", l)
+                   for l in reports):
+                shown = reports[-150:] + ["(...)"] + shown
+        return "\n".join("    | " + l for l in shown) or "    | (empty)"
 
     def describe_exit(self, status):
         """Human wording of an exit status."""
@@ -513,9 +525,11 @@ class Message:
 class AmiClient:
     """A blocking AMI TCP client in which every read has a deadline."""
 
-    def __init__(self, port, host=HOST, timeout=DEFAULT_TIMEOUT, read_banner=True):
+    def __init__(self, port, host=HOST, timeout=DEFAULT_TIMEOUT, read_banner=True, source=None):
         self.timeout = timeout
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+        # source: a local address (e.g. "127.0.0.2") to connect from.
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
         self.closed_by_peer = False
