@@ -11,6 +11,8 @@
 G_DEFINE_QUARK(amid-config-error-quark, amid_config_error)
 
 #define DEFAULT_MODULEDIR "/usr/lib/amid/modules"
+#define DEFAULT_TLSCERTFILE "/etc/amid/amid.pem"
+#define DEFAULT_TLSPORT 5039
 
 AmidFilter *amid_filter_new(const char *text, GError **error)
 {
@@ -21,7 +23,8 @@ AmidFilter *amid_filter_new(const char *text, GError **error)
 			    "empty filter");
 		return NULL;
 	}
-	GRegex *re = g_regex_new(pattern, G_REGEX_OPTIMIZE | G_REGEX_RAW, 0,
+	GRegex *re = g_regex_new(pattern,
+				 G_REGEX_OPTIMIZE | G_REGEX_RAW | G_REGEX_DOTALL, 0,
 				 error);
 	if (!re)
 		return NULL;
@@ -84,6 +87,8 @@ static AmidConfig *config_new(const char *path)
 	c->enabled = TRUE;
 	c->bindaddr = g_strdup("127.0.0.1");
 	c->port = 5038;
+	c->tlsport = -1; /* none given: see finish_tls() */
+	c->tlscertfile = g_strdup(DEFAULT_TLSCERTFILE);
 	c->ami_version = g_strdup("1.1");
 	c->authtimeout_s = 30;
 	c->authlimit = 50;
@@ -94,6 +99,7 @@ static AmidConfig *config_new(const char *path)
 	c->writetimeout_ms = 100;
 	c->authfaildelay_ms = 1000;
 	c->authfailbantime_s = 300;
+	c->controlsocket = NULL; /* the default path (control.c) */
 	c->moduledir = g_strdup(DEFAULT_MODULEDIR);
 	c->load = g_ptr_array_new_with_free_func(g_free);
 	c->noload = g_ptr_array_new_with_free_func(g_free);
@@ -116,8 +122,13 @@ void amid_config_unref(AmidConfig *c)
 		return;
 	g_free(c->path);
 	g_free(c->bindaddr);
+	g_free(c->tlsbindaddr);
+	g_free(c->tlscertfile);
+	g_free(c->tlsprivatekey);
+	g_free(c->tlscipher);
 	g_free(c->ami_version);
 	g_free(c->systemname);
+	g_free(c->controlsocket);
 	g_free(c->moduledir);
 	g_ptr_array_unref(c->load);
 	g_ptr_array_unref(c->noload);
@@ -284,6 +295,67 @@ static gboolean get_filters(Ctx *x, config_setting_t *s, GPtrArray **out)
 	return TRUE;
 }
 
+/*
+ * tlsbindaddr: "address", "address:port", "[IPv6]", "[IPv6]:port" or a
+ * bare IPv6 address (two colons or more: no port).  The port is kept in
+ * c->tlsport (-1: none) until finish_tls().
+ */
+static gboolean get_tlsbindaddr(Ctx *x, config_setting_t *s, AmidConfig *c)
+{
+	g_autofree char *spec = NULL;
+	if (!get_string(x, s, &spec))
+		return FALSE;
+	g_autofree char *host = NULL;
+	const char *port = NULL, *why = NULL;
+	if (spec[0] == '[') {
+		const char *end = strchr(spec, ']');
+		if (!end)
+			why = "no ']' after the IPv6 address";
+		else if (end[1] && end[1] != ':')
+			why = "only ':port' may follow ']'";
+		else {
+			host = g_strndup(spec + 1, (gsize)(end - spec - 1));
+			port = end[1] ? end + 2 : NULL;
+		}
+	} else {
+		const char *colon = strchr(spec, ':');
+		if (colon && !strchr(colon + 1, ':')) {
+			host = g_strndup(spec, (gsize)(colon - spec));
+			port = colon + 1;
+		} else {
+			host = g_strdup(spec);
+		}
+	}
+	if (!why && !*host)
+		why = "no address";
+	int value = -1;
+	if (!why && port) {
+		guint64 v = 0;
+		if (!g_ascii_isdigit(*port) ||
+		    !g_ascii_string_to_unsigned(port, 10, 0, 65535, &v, NULL))
+			why = "the port must be a number from 0 to 65535";
+		value = (int)v;
+	}
+	if (why)
+		return fail(x, s,
+			    "tlsbindaddr '%s': %s (expected \"address\", "
+			    "\"address:port\" or \"[IPv6 address]:port\")",
+			    spec, why);
+	g_free(c->tlsbindaddr);
+	c->tlsbindaddr = g_steal_pointer(&host);
+	c->tlsport = value;
+	return TRUE;
+}
+
+/* TLS defaults that depend on the plain listener (Asterisk's rules). */
+static void finish_tls(AmidConfig *c)
+{
+	if (!c->tlsbindaddr)
+		c->tlsbindaddr = g_strdup(c->bindaddr);
+	if (c->tlsport < 0 || c->tlsport == c->port)
+		c->tlsport = DEFAULT_TLSPORT;
+}
+
 /* ------------------------------------------------------------ groups */
 
 static gboolean read_general(Ctx *x, AmidConfig *c, config_setting_t *g)
@@ -299,6 +371,18 @@ static gboolean read_general(Ctx *x, AmidConfig *c, config_setting_t *g)
 			ok = get_string(x, s, &c->bindaddr);
 		else if (!strcmp(k, "port"))
 			ok = get_int(x, s, 0, 65535, &c->port);
+		else if (!strcmp(k, "tlsenable"))
+			ok = get_bool(x, s, &c->tlsenable);
+		else if (!strcmp(k, "tlsbindaddr"))
+			ok = get_tlsbindaddr(x, s, c);
+		else if (!strcmp(k, "tlscertfile"))
+			ok = get_string(x, s, &c->tlscertfile) &&
+			     (*c->tlscertfile ||
+			      fail(x, s, "'tlscertfile' must name a file"));
+		else if (!strcmp(k, "tlsprivatekey"))
+			ok = get_string(x, s, &c->tlsprivatekey);
+		else if (!strcmp(k, "tlscipher"))
+			ok = get_string(x, s, &c->tlscipher);
 		else if (!strcmp(k, "ami_version"))
 			ok = get_string(x, s, &c->ami_version);
 		else if (!strcmp(k, "authtimeout"))
@@ -325,6 +409,8 @@ static gboolean read_general(Ctx *x, AmidConfig *c, config_setting_t *g)
 			ok = get_int(x, s, 0, 1000000, &c->authfailban);
 		else if (!strcmp(k, "authfailbantime"))
 			ok = get_int(x, s, 1, 86400, &c->authfailbantime_s);
+		else if (!strcmp(k, "controlsocket"))
+			ok = get_string(x, s, &c->controlsocket);
 		else {
 			warn(x, s, "unknown option 'general.%s' ignored", k);
 			ok = TRUE;
@@ -474,5 +560,6 @@ AmidConfig *amid_config_load(const char *path, GError **error)
 		amid_config_unref(c);
 		return NULL;
 	}
+	finish_tls(c);
 	return c;
 }

@@ -48,6 +48,12 @@ typedef struct {
 	gboolean enabled;
 	char *bindaddr;
 	int port;
+	gboolean tlsenable;
+	char *tlsbindaddr; /* the address alone; default bindaddr */
+	int tlsport; /* 5039 when tlsbindaddr has none or port's */
+	char *tlscertfile;
+	char *tlsprivatekey; /* NULL or "": the key is in tlscertfile */
+	char *tlscipher; /* accepted, not applied (GnuTLS's policy) */
 	char *ami_version;
 	int authtimeout_s;
 	int authlimit;
@@ -61,6 +67,8 @@ typedef struct {
 	int authfaildelay_ms;
 	int authfailban; /* failed logins from one address before a ban; 0 off */
 	int authfailbantime_s; /* ban length, and the window failures count in */
+	char *controlsocket; /* CLI control socket path; NULL = default
+			      * (AMID_DEFAULT_CONTROLSOCKET), "" = none */
 
 	/* modules */
 	char *moduledir;

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <systemd/sd-daemon.h>
 
 #include <amid/manager.h>
 
@@ -49,6 +50,28 @@ void amid_core_mark_started(void)
 void amid_core_mark_booted(void)
 {
 	g_atomic_int_set(&booted, 1);
+}
+
+static GMainLoop *main_loop; /* under lock */
+
+void amid_core_set_main_loop(GMainLoop *loop)
+{
+	g_mutex_lock(&lock);
+	main_loop = loop;
+	g_mutex_unlock(&lock);
+}
+
+gboolean amid_core_request_stop(const char *why)
+{
+	g_mutex_lock(&lock);
+	GMainLoop *loop = main_loop;
+	if (loop) {
+		g_message("Shutting down (%s)", why ? why : "requested");
+		sd_notify(0, "STOPPING=1"); /* as SIGTERM's handler does */
+		g_main_loop_quit(loop); /* thread safe: wakes its context */
+	}
+	g_mutex_unlock(&lock);
+	return loop != NULL;
 }
 
 gboolean amid_core_unauth_try_add(int limit)
@@ -126,17 +149,11 @@ void amid_log_security(const char *event, const char *user, const char *peer,
 		  u, peer ? peer : "-", r);
 }
 
+/* Interned: the strings stay valid across reloads, for every caller. */
 AMI_API const char *ami_core_ami_version(void)
 {
-	static char *cached; /* leaks one copy per distinct value, by design */
 	g_autoptr(AmidConfig) c = amid_core_config();
-	const char *v = c ? c->ami_version : "1.1";
-	g_mutex_lock(&lock);
-	if (!cached || g_strcmp0(cached, v) != 0)
-		cached = g_strdup(v);
-	const char *r = cached;
-	g_mutex_unlock(&lock);
-	return r;
+	return g_intern_string(c ? c->ami_version : "1.1");
 }
 
 AMI_API const char *ami_core_version(void)
@@ -146,15 +163,8 @@ AMI_API const char *ami_core_version(void)
 
 AMI_API const char *ami_core_system_name(void)
 {
-	static char *cached;
 	g_autoptr(AmidConfig) c = amid_core_config();
-	const char *v = c ? c->systemname : "";
-	g_mutex_lock(&lock);
-	if (!cached || g_strcmp0(cached, v) != 0)
-		cached = g_strdup(v);
-	const char *r = cached;
-	g_mutex_unlock(&lock);
-	return r;
+	return g_intern_string(c ? c->systemname : "");
 }
 
 AMI_API gint64 ami_core_startup_time(void)

@@ -22,6 +22,18 @@ void amid_core_mark_started(void);
 /** Set the fully-booted flag (once). */
 void amid_core_mark_booted(void);
 
+/**
+ * The main thread's loop, which amid_core_request_stop() ends (NULL to
+ * forget it).  The core does not take a reference.
+ */
+void amid_core_set_main_loop(GMainLoop *loop);
+/**
+ * Ask the daemon to stop as SIGTERM does (the main loop quits; main()
+ * then closes every session and unloads the modules).  Logs @why.
+ * Returns FALSE when there is no main loop to stop.  Thread safe.
+ */
+gboolean amid_core_request_stop(const char *why);
+
 /** Unauthenticated session accounting for authlimit. */
 gboolean amid_core_unauth_try_add(int limit);
 void amid_core_unauth_remove(void);

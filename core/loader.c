@@ -372,6 +372,29 @@ AMI_API gboolean ami_module_is_loaded(const char *name, char **version_out)
 	return m != NULL;
 }
 
+guint amid_loader_foreach(void (*cb)(const AmidModuleView *v, void *data),
+			  void *data)
+{
+	g_mutex_lock(&lock);
+	guint n = loaded ? loaded->len : 0;
+	for (guint i = 0; i < n; i++) {
+		const AmiModule *m = loaded->pdata[i];
+		const AmiModuleInfo *info = m->info;
+		AmidModuleView v = {
+			.name = m->name,
+			.description = info->description ? info->description
+							 : "",
+			.version = info->version ? info->version : "",
+			.requires = info->requires ? info->requires : "",
+			.path = m->path,
+			.usecount = g_atomic_int_get(&m->busy),
+		};
+		cb(&v, data);
+	}
+	g_mutex_unlock(&lock);
+	return n;
+}
+
 void amid_loader_unload_all(void)
 {
 	g_mutex_lock(&lock);

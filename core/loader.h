@@ -28,6 +28,24 @@ gboolean amid_loader_load_startup(const AmidConfig *c, GError **error);
 /** Unload every module, most recently loaded first. */
 void amid_loader_unload_all(void);
 
+/** What amid_loader_foreach() shows of one loaded module. */
+typedef struct {
+	const char *name; /* "mod_core" */
+	const char *description; /* "" when none */
+	const char *version; /* "" when none */
+	const char *requires; /* "" when none */
+	const char *path; /* the file it was loaded from */
+	int usecount; /* calls into its code running now */
+} AmidModuleView;
+
+/**
+ * Call @cb for every loaded module, in load order, with the loader's lock
+ * held: @cb must not load, unload or reload modules.  The view is
+ * borrowed for the call.  Returns the number of modules.  Thread safe.
+ */
+guint amid_loader_foreach(void (*cb)(const AmidModuleView *v, void *data),
+			  void *data);
+
 /** Mark a module busy (its code runs).  FALSE if it is stopping. */
 gboolean amid_module_enter(AmiModule *m);
 void amid_module_leave(AmiModule *m);

@@ -6,6 +6,7 @@
 #include "actions.h"
 #include "auth.h"
 #include "config.h"
+#include "control.h"
 #include "core.h"
 #include "loader.h"
 #include "log.h"
@@ -99,36 +100,48 @@ int main(int argc, char **argv)
 	amid_auth_register();
 	amid_loader_set_directory(moduledir ? moduledir : cfg->moduledir);
 
+	/* Signals first: from the moment the port accepts, a SIGTERM must be
+	 * a clean shutdown (it is handled once the main loop runs). */
+	GMainLoop *loop = g_main_loop_new(NULL, FALSE);
+	amid_core_set_main_loop(loop); /* 'core stop gracefully' */
+	g_unix_signal_add(SIGTERM, on_stop_signal, loop);
+	g_unix_signal_add(SIGINT, on_stop_signal, loop);
+	g_unix_signal_add(SIGHUP, on_reload_signal, NULL);
+
 	guint nworkers = cfg->workers ? (guint)cfg->workers
 				      : (guint)g_get_num_processors();
 	amid_workers_start(nworkers);
 	if (!amid_server_start(cfg, &error)) {
 		fprintf(stderr, "amid: %s\n", error->message);
 		amid_workers_stop();
+		g_main_loop_unref(loop);
 		return 1;
 	}
-
-	GMainLoop *loop = g_main_loop_new(NULL, FALSE);
-	g_unix_signal_add(SIGTERM, on_stop_signal, loop);
-	g_unix_signal_add(SIGINT, on_stop_signal, loop);
-	g_unix_signal_add(SIGHUP, on_reload_signal, NULL);
 
 	if (!amid_loader_load_startup(cfg, &error)) {
 		g_critical("%s: stopping", error->message);
 		amid_workers_stop();
 		amid_loader_unload_all();
+		g_main_loop_unref(loop);
 		return 1;
 	}
 	amid_core_mark_booted();
 	amid_workers_broadcast_fullybooted();
 	g_message("amid %s fully booted (%u I/O workers)", PACKAGE_VERSION,
 		  nworkers);
+	/* The CLI (amictl): without it the daemon still serves AMI. */
+	if (!amid_control_start(cfg, &error)) {
+		g_warning("%s; amictl will not work", error->message);
+		g_clear_error(&error);
+	}
 	sd_notifyf(0, "READY=1\nSTATUS=Fully booted, listening on port %d\n"
 		      "MAINPID=%lu",
 		   amid_server_port(), (unsigned long)getpid());
 
 	g_main_loop_run(loop);
 
+	amid_control_stop();
+	amid_core_set_main_loop(NULL);
 	amid_workers_stop();
 	amid_loader_unload_all();
 	amid_actions_shutdown();

@@ -1,5 +1,6 @@
 /* Per-session output: shared GBytes plus a private tail, drained by writev(). */
 #include "outqueue.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -90,7 +91,9 @@ static void consume(AmidOutQueue *q, gsize w)
 	}
 }
 
-gssize amid_outqueue_flush(AmidOutQueue *q, int fd)
+/* Inlined twice: with tls NULL (plain TCP, no branch left) and for TLS. */
+static inline __attribute__((always_inline)) gssize
+flush_to(AmidOutQueue *q, int fd, AmidTls *tls)
 {
 	gssize total = 0;
 	while (amid_outqueue_pending(q)) {
@@ -113,7 +116,8 @@ gssize amid_outqueue_flush(AmidOutQueue *q, int fd)
 			want += iov[n].iov_len;
 			n++;
 		}
-		ssize_t w = writev(fd, iov, n);
+		ssize_t w = tls ? amid_tls_writev(tls, iov, n)
+				: writev(fd, iov, n);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -132,6 +136,16 @@ gssize amid_outqueue_flush(AmidOutQueue *q, int fd)
 		q->head = 0;
 	}
 	return total;
+}
+
+gssize amid_outqueue_flush(AmidOutQueue *q, int fd)
+{
+	return flush_to(q, fd, NULL);
+}
+
+gssize amid_outqueue_flush_tls(AmidOutQueue *q, AmidTls *tls)
+{
+	return flush_to(q, -1, tls);
 }
 
 void amid_outqueue_clear(AmidOutQueue *q)

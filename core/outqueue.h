@@ -34,6 +34,9 @@ gsize amid_outqueue_pending(const AmidOutQueue *q);
  * with errno set (EAGAIN when the socket is full and nothing was written).
  */
 gssize amid_outqueue_flush(AmidOutQueue *q, int fd);
+struct AmidTls;
+/** The same through a TLS connection (amid_tls_writev()). */
+gssize amid_outqueue_flush_tls(AmidOutQueue *q, struct AmidTls *tls);
 /** Drop everything and free the buffers. */
 void amid_outqueue_clear(AmidOutQueue *q);
 

@@ -1,9 +1,11 @@
 /*
- * Listening sockets (IPv4 and IPv6), one per worker with SO_REUSEPORT.
- * Accepting happens in the workers (worker.c); authlimit is enforced
- * there, before the banner, as in Asterisk.
+ * Listening sockets (IPv4 and IPv6), one per worker with SO_REUSEPORT,
+ * for plain TCP and, with tlsenable, for TLS.  Accepting happens in the
+ * workers (worker.c); authlimit is enforced there, before the banner (and
+ * before a TLS handshake), as in Asterisk.
  */
 #include "server.h"
+#include "tls.h"
 #include "worker.h"
 
 #include <arpa/inet.h>
@@ -15,6 +17,7 @@
 #include <unistd.h>
 
 static int bound_port;
+static int bound_tls_port;
 
 void amid_format_peer(const struct sockaddr_storage *sa, char *out, gsize size)
 {
@@ -65,23 +68,30 @@ static int open_listener(const struct addrinfo *ai, GError **error,
 	return fd;
 }
 
-gboolean amid_server_start(const AmidConfig *c, GError **error)
+/*
+ * One listening socket per worker on @bindaddr:@portnum, handed to the
+ * workers (@tls: for TLS connections).  @option names the setting in
+ * errors; the port bound is stored in *@bound.
+ */
+static gboolean listen_all(const char *bindaddr, int portnum,
+			   const char *option, gboolean tls, int *bound,
+			   GError **error)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC,
 				 .ai_socktype = SOCK_STREAM,
 				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
 	struct addrinfo *res = NULL;
 	char port[16];
-	g_snprintf(port, sizeof(port), "%d", c->port);
-	const char *addr = c->bindaddr && *c->bindaddr ? c->bindaddr : NULL;
+	g_snprintf(port, sizeof(port), "%d", portnum);
+	const char *addr = bindaddr && *bindaddr ? bindaddr : NULL;
 	int rc = getaddrinfo(addr, port, &hints, &res);
 	if (rc) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
-			    "bindaddr '%s': %s", c->bindaddr, gai_strerror(rc));
+			    "%s '%s': %s", option, bindaddr, gai_strerror(rc));
 		return FALSE;
 	}
-	g_autofree char *where = g_strdup_printf("%s port %d", c->bindaddr,
-						 c->port);
+	g_autofree char *where = g_strdup_printf("%s port %d", bindaddr,
+						 portnum);
 	guint n = amid_workers_count();
 	g_autofree int *fds = g_new(int, n);
 	guint opened = 0;
@@ -94,18 +104,19 @@ gboolean amid_server_start(const AmidConfig *c, GError **error)
 			struct sockaddr_storage sa;
 			socklen_t len = sizeof(sa);
 			getsockname(fds[0], (struct sockaddr *)&sa, &len);
-			bound_port = sa.ss_family == AF_INET
+			*bound = sa.ss_family == AF_INET
 					     ? ntohs(((struct sockaddr_in *)&sa)->sin_port)
 					     : ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
 			if (res->ai_family == AF_INET)
 				((struct sockaddr_in *)res->ai_addr)->sin_port =
-					htons((guint16)bound_port);
+					htons((guint16)*bound);
 			else
 				((struct sockaddr_in6 *)res->ai_addr)->sin6_port =
-					htons((guint16)bound_port);
+					htons((guint16)*bound);
 			char shown[64];
 			amid_format_peer(&sa, shown, sizeof(shown));
-			g_message("Manager listening on %s", shown);
+			g_message("Manager %slistening on %s", tls ? "TLS " : "",
+				  shown);
 		}
 	}
 	freeaddrinfo(res);
@@ -114,11 +125,32 @@ gboolean amid_server_start(const AmidConfig *c, GError **error)
 			close(fds[i]);
 		return FALSE;
 	}
-	amid_workers_listen(fds, n);
+	amid_workers_listen(fds, n, tls);
+	return TRUE;
+}
+
+gboolean amid_server_start(const AmidConfig *c, GError **error)
+{
+	/* The certificate first: a bad one stops start-up before any port
+	 * accepts. */
+	if (c->tlsenable && !amid_tls_init(c, error))
+		return FALSE;
+	if (!listen_all(c->bindaddr, c->port, "bindaddr", FALSE, &bound_port,
+			error))
+		return FALSE;
+	if (c->tlsenable &&
+	    !listen_all(c->tlsbindaddr, c->tlsport, "tlsbindaddr", TRUE,
+			&bound_tls_port, error))
+		return FALSE;
 	return TRUE;
 }
 
 int amid_server_port(void)
 {
 	return bound_port;
+}
+
+int amid_server_tls_port(void)
+{
+	return bound_tls_port;
 }

@@ -19,6 +19,8 @@ G_BEGIN_DECLS
 gboolean amid_server_start(const AmidConfig *c, GError **error);
 /** The port actually bound (useful with port = 0). */
 int amid_server_port(void);
+/** The TLS port actually bound, 0 when TLS is off. */
+int amid_server_tls_port(void);
 /** "1.2.3.4:5", "[::1]:5"; IPv4-mapped IPv6 shown as IPv4. */
 void amid_format_peer(const struct sockaddr_storage *sa, char *out,
 		      gsize size);

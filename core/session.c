@@ -8,6 +8,7 @@
 #include "auth.h"
 #include "core.h"
 #include "datastore.h"
+#include "sessreg.h"
 #include "worker.h"
 
 #include <errno.h>
@@ -102,9 +103,12 @@ static void release_login(AmiSession *s)
 void amid_session_free(AmiSession *s)
 {
 	amid_datastores_free_all(s);
+	amid_sessreg_remove(s);
 	g_mutex_clear(&s->ds_lock);
 	if (s->fd >= 0)
 		close(s->fd);
+	if (s->tls)
+		amid_tls_free(s->tls); /* closes its own dup of the socket */
 	if (!s->authenticated)
 		amid_core_unauth_remove();
 	release_login(s);
@@ -131,7 +135,9 @@ static GString *reply_buf(AmiSession *s);
 /* Drop a client whose unwritten output passed the queue limit. */
 static gboolean over_limit(AmiSession *s)
 {
-	if (amid_outqueue_pending(&s->out) <= s->queuelimit)
+	gsize pending = amid_outqueue_pending(&s->out);
+	amid_sessreg_note_queued(s, pending);
+	if (pending <= s->queuelimit)
 		return FALSE;
 	g_warning("Session %s from %s: output queue over %zu bytes, "
 		  "disconnecting a client that does not read",
@@ -195,11 +201,13 @@ void amid_session_flush(AmiSession *s)
 	if (s->dead)
 		return;
 	if (amid_outqueue_pending(&s->out)) {
-		gssize w = amid_outqueue_flush(&s->out, s->fd);
+		gssize w = s->tls ? amid_outqueue_flush_tls(&s->out, s->tls)
+				  : amid_outqueue_flush(&s->out, s->fd);
 		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
 			amid_session_close(s, "write error");
 			return;
 		}
+		amid_sessreg_note_queued(s, amid_outqueue_pending(&s->out));
 		if (amid_outqueue_pending(&s->out)) {
 			if (w > 0 || s->stall_since == 0) {
 				/* the clock runs from the last progress */
@@ -223,6 +231,7 @@ void amid_session_close(AmiSession *s, const char *why)
 		return;
 	s->dead = TRUE;
 	release_login(s); /* at once: the user may log in again right away */
+	amid_sessreg_remove(s);
 	if (s->authenticated) {
 		if (s->displayconnects)
 			g_message("Manager '%s' logged off from %s",
@@ -628,9 +637,8 @@ static void on_peer_eof(AmiSession *s)
 	amid_worker_update_epoll(s->worker, s); /* no EPOLLIN any more */
 }
 
-void amid_session_on_readable(AmiSession *s)
+static inline void read_plain(AmiSession *s, gboolean *got, gboolean *eof)
 {
-	gboolean got = FALSE, eof = FALSE;
 	for (int i = 0; i < READS_PER_PASS && !s->dead; i++) {
 		if (s->paused && amid_parser_pending(&s->parser) > PAUSED_INPUT_LIMIT)
 			break;
@@ -638,13 +646,13 @@ void amid_session_on_readable(AmiSession *s)
 		ssize_t n = read(s->fd, dst, READ_CHUNK);
 		if (n > 0) {
 			amid_parser_commit(&s->parser, (gsize)n);
-			got = TRUE;
+			*got = TRUE;
 			if ((gsize)n < READ_CHUNK)
 				break;
 			continue;
 		}
 		if (n == 0) {
-			eof = TRUE;
+			*eof = TRUE;
 			break;
 		}
 		if (errno == EINTR)
@@ -653,6 +661,44 @@ void amid_session_on_readable(AmiSession *s)
 			amid_session_close(s, g_strerror(errno));
 		break;
 	}
+}
+
+/*
+ * TLS: one record per read, read until the connection would block (a
+ * record is at most 16 KiB = READ_CHUNK, so nothing decrypted is ever left
+ * inside the TLS layer; what we leave unread stays in the kernel and keeps
+ * epoll firing).  TLS_READS_PER_PASS bounds one pass for fairness.
+ */
+#define TLS_READS_PER_PASS 64
+static void read_tls(AmiSession *s, gboolean *got, gboolean *eof)
+{
+	for (int i = 0; i < TLS_READS_PER_PASS && !s->dead; i++) {
+		if (s->paused && amid_parser_pending(&s->parser) > PAUSED_INPUT_LIMIT)
+			break;
+		guint8 *dst = amid_parser_reserve(&s->parser, READ_CHUNK);
+		gssize n = amid_tls_read(s->tls, dst, READ_CHUNK);
+		if (n > 0) {
+			amid_parser_commit(&s->parser, (gsize)n);
+			*got = TRUE;
+			continue;
+		}
+		if (n == 0) {
+			*eof = TRUE;
+			break;
+		}
+		if (errno != EAGAIN)
+			amid_session_close(s, "TLS read error");
+		break;
+	}
+}
+
+void amid_session_on_readable(AmiSession *s)
+{
+	gboolean got = FALSE, eof = FALSE;
+	if (s->tls)
+		read_tls(s, &got, &eof);
+	else
+		read_plain(s, &got, &eof);
 	if (s->dead)
 		return;
 	if (s->fail_at) {
@@ -812,6 +858,7 @@ void amid_session_login_ok(AmiSession *s, AmidConfig *c, const AmidUser *u,
 	amid_core_login_count(username, +1);
 	s->counts_login = TRUE;
 	amid_worker_add_authed(s->worker, s);
+	amid_sessreg_add(s);
 	/* Successes are logged with displayconnects, as Asterisk does. */
 	if (s->displayconnects) {
 		g_message("Manager '%s' logged on from %s", username, s->peer);

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "message.h"
 #include "outqueue.h"
+#include "tls.h"
 
 G_BEGIN_DECLS
 
@@ -20,6 +21,7 @@ typedef struct AmidWorker AmidWorker;
 struct AmiSession {
 	AmidWorker *worker;
 	int fd;
+	AmidTls *tls; /* TLS connection (tls.c); NULL for plain TCP */
 	guint64 id;
 	char peer[64]; /* "1.2.3.4:5678" or "[::1]:5678" */
 	char peer_addr[48]; /* the address alone, for ACLs */
@@ -62,6 +64,8 @@ struct AmiSession {
 	gboolean wait_got_event;
 
 	int authed_index; /* in worker->authed, -1 if not there */
+	struct AmidSessInfo *reg; /* in the CLI's registry while logged in
+				   * (sessreg.c), else NULL */
 
 	AmidConfig *config; /* the configuration the session logged in under */
 	GPtrArray *filters; /* AmidFilter* in effect (borrowed), or NULL */

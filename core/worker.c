@@ -129,21 +129,24 @@ static void close_all(AmidWorker *w)
 		amid_session_close(key, "shutdown");
 }
 
-static void start_session(AmidWorker *w, int fd, const char *peer)
+static AmiSession *start_session(AmidWorker *w, int fd, const char *peer,
+				 AmidTls *tls)
 {
 	AmiSession *s = amid_session_new(w, fd, peer);
+	s->tls = tls;
 	g_hash_table_add(w->sessions, s);
 	amid_worker_update_epoll(w, s);
+	return s;
 }
 
-/* Accept what is pending on this worker's listening socket. */
-static void accept_connections(AmidWorker *w)
+/* Accept what is pending on one of this worker's listening sockets. */
+static void accept_connections(AmidWorker *w, int listen_fd, gboolean tls)
 {
 	g_autoptr(AmidConfig) c = amid_core_config();
 	for (int i = 0; i < 64; i++) {
 		struct sockaddr_storage sa;
 		socklen_t len = sizeof(sa);
-		int fd = accept4(w->listen_fd, (struct sockaddr *)&sa, &len,
+		int fd = accept4(listen_fd, (struct sockaddr *)&sa, &len,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE) {
@@ -152,7 +155,7 @@ static void accept_connections(AmidWorker *w)
 					  g_strerror(errno));
 				if (w->spare_fd >= 0) {
 					close(w->spare_fd);
-					int x = accept(w->listen_fd, NULL, NULL);
+					int x = accept(listen_fd, NULL, NULL);
 					if (x >= 0)
 						close(x);
 					w->spare_fd = open("/dev/null",
@@ -171,7 +174,10 @@ static void accept_connections(AmidWorker *w)
 		}
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		start_session(w, fd, peer);
+		if (tls)
+			amid_tls_accept(w, fd, peer); /* the session comes later */
+		else
+			start_session(w, fd, peer, NULL);
 	}
 }
 
@@ -191,7 +197,7 @@ static void drain_inbox(AmidWorker *w)
 		Item *it = items->pdata[i];
 		switch (it->kind) {
 		case ITEM_SESSION:
-			start_session(w, it->fd, it->peer);
+			start_session(w, it->fd, it->peer, NULL);
 			break;
 		case ITEM_EVENT:
 			fan_out(w, it->category, it->data);
@@ -201,6 +207,12 @@ static void drain_inbox(AmidWorker *w)
 			break;
 		case ITEM_STOP:
 			close_all(w);
+			/* no new connections while TLS handshakes wind down */
+			if (w->listen_fd >= 0)
+				epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->listen_fd, NULL);
+			if (w->tls_listen_fd >= 0)
+				epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->tls_listen_fd,
+					  NULL);
 			g_main_loop_quit(w->loop);
 			break;
 		case ITEM_SWEEP:
@@ -210,10 +222,13 @@ static void drain_inbox(AmidWorker *w)
 			amid_session_job_done(it->session, it->category);
 			break;
 		case ITEM_LISTEN: {
-			w->listen_fd = it->fd;
+			/* category: 1 for the TLS port */
+			int *slot = it->category ? &w->tls_listen_fd
+						 : &w->listen_fd;
+			*slot = it->fd;
 			struct epoll_event ev = {.events = EPOLLIN,
-						 .data.ptr = &w->listen_fd};
-			epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->listen_fd, &ev);
+						 .data.ptr = slot};
+			epoll_ctl(w->epfd, EPOLL_CTL_ADD, *slot, &ev);
 			break;
 		}
 		case ITEM_CONFIG:
@@ -277,7 +292,11 @@ static gboolean on_io(gint fd, GIOCondition cond, gpointer data)
 			continue;
 		}
 		if (evs[i].data.ptr == &w->listen_fd) {
-			accept_connections(w);
+			accept_connections(w, w->listen_fd, FALSE);
+			continue;
+		}
+		if (evs[i].data.ptr == &w->tls_listen_fd) {
+			accept_connections(w, w->tls_listen_fd, TRUE);
 			continue;
 		}
 		AmiSession *s = evs[i].data.ptr;
@@ -374,11 +393,20 @@ void amid_worker_bury(AmidWorker *w, AmiSession *s)
 	g_ptr_array_add(w->dead, s);
 }
 
+void amid_worker_start_session(AmidWorker *w, int fd, const char *peer,
+			       AmidTls *tls)
+{
+	start_session(w, fd, peer, tls);
+	/* Called from a GIO callback, outside on_io: send the banner now. */
+	end_of_pass(w);
+}
+
 static gpointer worker_main(gpointer data)
 {
 	AmidWorker *w = data;
 	g_main_context_push_thread_default(w->ctx);
 	g_main_loop_run(w->loop);
+	amid_tls_worker_stop(w);
 	end_of_pass(w);
 	g_main_context_pop_thread_default(w->ctx);
 	return NULL;
@@ -396,6 +424,7 @@ static AmidWorker *worker_new(guint index)
 	epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev);
 
 	w->listen_fd = -1;
+	w->tls_listen_fd = -1;
 	w->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	g_mutex_init(&w->inbox_lock);
 	w->inbox = g_ptr_array_new();
@@ -447,6 +476,8 @@ static void worker_free(AmidWorker *w)
 	g_ptr_array_unref(w->dead);
 	if (w->listen_fd >= 0)
 		close(w->listen_fd);
+	if (w->tls_listen_fd >= 0)
+		close(w->tls_listen_fd);
 	if (w->spare_fd >= 0)
 		close(w->spare_fd);
 	close(w->epfd);
@@ -492,7 +523,7 @@ guint amid_workers_count(void)
 	return n;
 }
 
-void amid_workers_listen(const int *fds, guint n)
+void amid_workers_listen(const int *fds, guint n, gboolean tls)
 {
 	g_rw_lock_reader_lock(&workers_lock);
 	for (guint i = 0; i < n; i++) {
@@ -503,6 +534,7 @@ void amid_workers_listen(const int *fds, guint n)
 		Item *it = g_new0(Item, 1);
 		it->kind = ITEM_LISTEN;
 		it->fd = fds[i];
+		it->category = tls;
 		post(workers[i], it);
 	}
 	g_rw_lock_reader_unlock(&workers_lock);

@@ -9,6 +9,7 @@
 
 #include <glib.h>
 #include "session.h"
+#include "tls.h"
 
 G_BEGIN_DECLS
 
@@ -32,6 +33,8 @@ struct AmidWorker {
 	GHashTable *timed; /* sessions with a deadline */
 
 	int listen_fd; /* this worker's listening socket, -1 if none */
+	int tls_listen_fd; /* its TLS listening socket, -1 if none */
+	GHashTable *tls_handshakes; /* TLS handshakes running (tls.c) */
 	int spare_fd; /* given up to shed a connection when out of fds */
 };
 
@@ -41,8 +44,11 @@ void amid_workers_start(guint n);
 void amid_workers_stop(void);
 /** Number of workers started. */
 guint amid_workers_count(void);
-/** Give worker i the listening socket @fds[i] (ownership passes). */
-void amid_workers_listen(const int *fds, guint n);
+/**
+ * Give worker i the listening socket @fds[i] (ownership passes); @tls:
+ * connections accepted on it start with a TLS handshake.
+ */
+void amid_workers_listen(const int *fds, guint n, gboolean tls);
 /** Hand a connected socket to the next worker (round robin). */
 void amid_workers_assign(int fd, const char *peer);
 /** Queue a formatted event to every worker; they fan it out. */
@@ -66,6 +72,13 @@ void amid_worker_update_epoll(AmidWorker *w, AmiSession *s);
 void amid_worker_set_timed(AmidWorker *w, AmiSession *s);
 void amid_worker_add_authed(AmidWorker *w, AmiSession *s);
 void amid_worker_bury(AmidWorker *w, AmiSession *s);
+/**
+ * Start a session on @fd, which holds one authlimit count (it passes to
+ * the session).  @tls: its TLS connection, handshake done (tls.c calls
+ * this from the handshake's callback), NULL for plain TCP.
+ */
+void amid_worker_start_session(AmidWorker *w, int fd, const char *peer,
+			       AmidTls *tls);
 
 G_END_DECLS
 

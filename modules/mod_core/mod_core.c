@@ -1,9 +1,10 @@
 /*
  * mod_core — the everyday manager actions of amid.
  *
- * Provides Ping, Events, ListCommands, UserEvent, CoreSettings, CoreStatus
- * and WaitEvent.  Uses only the SDK (<amid/amid.h>); the wire strings follow
- * the AMI reference (ami-wire-behaviour.md, sections 3 and 4).
+ * Provides Ping, Events, ListCommands, UserEvent, CoreSettings, CoreStatus,
+ * WaitEvent, Filter, Reload and Command.  Uses only the SDK (<amid/amid.h>);
+ * the wire strings follow the AMI reference (ami-wire-behaviour.md,
+ * sections 3 and 4).
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -295,6 +296,101 @@ static int action_reload(AmiSession *s, const AmiMessage *m)
 	return AMI_SUCCESS;
 }
 
+/*
+ * Command: is @cmd one of the CLI commands AMI may not run?  Asterisk's
+ * blacklist: the first words, case-insensitive, extra blanks ignored.
+ */
+static gboolean command_blacklisted(const char *cmd)
+{
+	static const char *const blacklist[][2] = {
+		{ "module", "load" },
+		{ "module", "unload" },
+		{ "restart", "gracefully" },
+	};
+	g_auto(GStrv) words = g_strsplit_set(cmd, " \t", -1);
+	const char *first[2] = { NULL, NULL };
+	int n = 0;
+
+	for (char **w = words; *w && n < 2; w++)
+		if (**w)
+			first[n++] = *w;
+	if (n < 2)
+		return FALSE;
+	for (gsize i = 0; i < G_N_ELEMENTS(blacklist); i++)
+		if (!g_ascii_strcasecmp(first[0], blacklist[i][0]) &&
+		    !g_ascii_strcasecmp(first[1], blacklist[i][1]))
+			return TRUE;
+	return FALSE;
+}
+
+/*
+ * The reply format of Command follows the AMI version in the banner:
+ * Asterisk up to 13 (AMI 1.x) answered "Response: Follows" ending in
+ * "--END COMMAND--"; 14 on answer Success/Error with "Output:" lines.
+ */
+static gboolean command_old_format(void)
+{
+	return atoi(ami_core_ami_version()) < 2;
+}
+
+/* Command: run a CLI command and return its output. */
+static int action_command(AmiSession *s, const AmiMessage *m)
+{
+	const char *cmd = ami_get_header(m, "Command");
+	g_autofree char *output = NULL;
+	g_autofree char *id = NULL;
+	char *line;
+	size_t len;
+	int rc;
+
+	if (!*cmd) {
+		ami_send_error(s, m, "No command provided");
+		return AMI_SUCCESS;
+	}
+	if (command_blacklisted(cmd)) {
+		ami_send_error(s, m, "Command blacklisted");
+		return AMI_SUCCESS;
+	}
+	rc = ami_cli_command(cmd, &output);
+	/* No CR in the text: it could not then end the reply early. */
+	for (char *r = output, *w = output;; r++) {
+		if (*r != '\r')
+			*w++ = *r;
+		if (!*r)
+			break;
+	}
+	id = ami_action_id_line(m);
+	len = strlen(output);
+	if (command_old_format()) {
+		/* The marker on a line of its own, or clients wait forever. */
+		ami_append(s,
+			   "Response: Follows\r\nPrivilege: Command\r\n%s%s%s"
+			   "--END COMMAND--\r\n\r\n",
+			   id, output,
+			   len && output[len - 1] != '\n' ? "\n" : "");
+		return AMI_SUCCESS;
+	}
+
+	/* One trailing newline goes; every other line is an Output line. */
+	if (len && output[len - 1] == '\n')
+		output[len - 1] = '\0';
+	line = output;
+	ami_append(s, "Response: %s\r\n%sMessage: Command output follows\r\n",
+		   rc == 0 ? "Success" : "Error", id);
+	for (;;) {
+		char *nl = strchr(line, '\n');
+
+		if (nl)
+			*nl = '\0';
+		ami_append(s, "Output: %s\r\n", line);
+		if (!nl)
+			break;
+		line = nl + 1;
+	}
+	ami_append(s, "\r\n");
+	return AMI_SUCCESS;
+}
+
 static const AmiActionDef actions[] = {
 	{ "Ping", 0, action_ping, "Check that the connection is alive.",
 	  "Answers Ping: Pong with the server's current time.", 0 },
@@ -325,6 +421,14 @@ static const AmiActionDef actions[] = {
 	  "Reload the configuration and modules, or one module.",
 	  "Module: the module to reload; absent reloads the configuration "
 	  "file and every module that can reload.", 0 },
+	{ "Command", AMI_EVENT_FLAG_COMMAND, action_command,
+	  "Execute an amid CLI command.",
+	  "Command: the CLI command to run, e.g. 'core show uptime' "
+	  "('help' lists them; module load/unload are refused).  With an "
+	  "ami_version below 2 the answer is Response: Follows ending in "
+	  "--END COMMAND--, otherwise Success or Error with one Output: "
+	  "line per line of output.",
+	  AMI_ACTION_BLOCKING },
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
 

@@ -21,6 +21,10 @@
 #   AMI_SKIP_INSTALL=1   do not run install-clients.sh first
 #   AMI_KEEP_LOGS=1      keep the work directory (config, amid log, driver
 #                        stderr) even when everything passed
+#   AMID_AMI_VERSION     general.ami_version of the test daemon (default
+#                        amid's, 1.1); it chooses the Command reply format:
+#                        below 2 "Response: Follows" ... "--END COMMAND--",
+#                        else Success/Error with "Output:" lines
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -103,6 +107,8 @@ general = {
   bindaddr = "127.0.0.1";
   port = $1;
   authtimeout = 30;
+  controlsocket = "$work/amid.ctl";
+${AMID_AMI_VERSION:+  ami_version = \"$AMID_AMI_VERSION\";}
   displayconnects = true;
 };
 modules = {

@@ -254,7 +254,7 @@ class AmidServer:
     """One amid process with its own temporary config, port and log file."""
 
     def __init__(self, general=None, users=USERS, load=DEFAULT_MODULES, modules=None,
-                 test_modules=False):
+                 test_modules=False, env=None, foreground=True):
         self.binary = find_binary()
         self.modules_dir = module_dir()
         self.general = dict(DEFAULT_GENERAL)
@@ -265,6 +265,12 @@ class AmidServer:
         self.modules = dict(modules or {})
         #: Load from a temporary directory holding the test modules too.
         self.test_modules = test_modules
+        #: Extra environment variables of the daemon (added to the test's own),
+        #: e.g. NOTIFY_SOCKET; a value of None removes that variable.
+        self.env = dict(env or {})
+        #: Start with -f (log lines on stderr); False leaves -f out, as the
+        #: systemd unit does.
+        self.foreground = foreground
         self.port = None
         self.proc = None
         self.tmpdir = None
@@ -295,17 +301,29 @@ class AmidServer:
             self.modules_dir = make_module_dir(os.path.join(self.tmpdir, "modules"))
         self.port = port or free_port()
         self.general["port"] = self.port
+        # The CLI's control socket (amictl) lives with the config, never
+        # in /run/amid, where a real daemon's may be.
+        self.general.setdefault("controlsocket", os.path.join(self.tmpdir, "amid.ctl"))
         self.config_path = os.path.join(self.tmpdir, "amid.conf")
         with open(self.config_path, "w") as f:
             f.write(render_config(self.general, self.modules_dir, self.users, self.load,
                                   self.modules))
         self.log_path = os.path.join(self.tmpdir, "amid.log")
         log = open(self.log_path, "ab")
+        env = None
+        if self.env:
+            env = dict(os.environ)
+            for key, value in self.env.items():
+                if value is None:
+                    env.pop(key, None)
+                else:
+                    env[key] = value
         try:
             self.proc = subprocess.Popen(
-                WRAPPER + [self.binary, "-f", "-c", self.config_path, "-m", self.modules_dir],
+                WRAPPER + [self.binary] + (["-f"] if self.foreground else [])
+                + ["-c", self.config_path, "-m", self.modules_dir],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                cwd=self.tmpdir)
+                cwd=self.tmpdir, env=env)
         finally:
             log.close()
         self.returncode = None

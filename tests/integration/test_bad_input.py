@@ -22,7 +22,8 @@ Under AMID_WRAPPER (valgrind) the promptness and memory bounds are not
 asserted (valgrind checks leaks itself), fewer rounds run and the floods
 are smaller.  Against a sanitizer build (tests/run-sanitizers) the memory
 bounds are not asserted either: ASan's quarantine holds freed memory on
-purpose, and LeakSanitizer checks leaks at exit.
+purpose, and LeakSanitizer checks leaks at exit.  AMID_SHOW_RSS=1 prints
+every case's samples.
 """
 
 import contextlib

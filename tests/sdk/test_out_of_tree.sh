@@ -93,7 +93,10 @@ else
 fi
 
 mkdir -p "$tmp/build"
-if (cd "$tmp/build" && "$srcdir/configure" --prefix="$prefix") >"$tmp/configure.log" 2>&1; then
+# The systemd unit goes under the prefix too, never into the system's
+# unit directory (the default).
+if (cd "$tmp/build" && "$srcdir/configure" --prefix="$prefix" \
+  --with-systemdsystemunitdir="$prefix/lib/systemd/system") >"$tmp/configure.log" 2>&1; then
   ok "configure --prefix=<temp>/prefix"
 else
   ko "configure --prefix=<temp>/prefix" "$tmp/configure.log"
@@ -111,14 +114,25 @@ for f in sbin/amid lib/amid/modules/mod_core.so lib/amid/modules/mod_modules.so 
   include/amid/amid.h include/amid/module.h include/amid/manager.h \
   include/amid/datastore.h include/amid/hook.h include/amid/asterisk-compat.h \
   lib/pkgconfig/amid.pc etc/amid/amid.conf etc/amid/amid.conf.sample \
+  lib/systemd/system/amid.service share/man/man8/amid.8 \
+  share/man/man5/amid.conf.5 share/man/man1/amictl.1 \
   share/doc/amid/writing-modules.md share/doc/amid/examples/mod_example.c \
   share/doc/amid/examples/README.md; do
   [ -e "$prefix/$f" ] || missing="$missing $f"
 done
 if [ -z "$missing" ]; then
-  ok "installed: daemon, modules, SDK headers, amid.pc, sample config, docs"
+  ok "installed: daemon, modules, SDK headers, amid.pc, sample config, docs, unit, man pages"
 else
   ko "installed files missing:$missing"
+fi
+
+unit="$prefix/lib/systemd/system/amid.service"
+if [ -f "$unit" ] && grep -q "^ExecStart=$prefix/sbin/amid -c $prefix/etc/amid/amid.conf\$" "$unit" &&
+  ! grep -q '@[a-z]*@' "$unit"; then
+  ok "installed amid.service names the installed amid and amid.conf"
+else
+  echo "ExecStart: $(grep '^ExecStart=' "$unit" 2>&1)" >"$tmp/unit.log"
+  ko "installed amid.service names the installed amid and amid.conf" "$tmp/unit.log"
 fi
 
 if "$prefix/sbin/amid" -t -c "$prefix/etc/amid/amid.conf" >"$tmp/conf-check.log" 2>&1 &&

@@ -317,3 +317,90 @@ TEST_F(Config, RefCounting)
 	EXPECT_EQ(c->port, 5040);
 	amid_config_unref(nullptr); // allowed
 }
+
+TEST_F(Config, TlsDefaults)
+{
+	ASSERT_NE(load("general = { bindaddr = \"10.0.0.1\"; };\n"), nullptr) << message();
+	EXPECT_FALSE(c->tlsenable);
+	EXPECT_STREQ(c->tlsbindaddr, "10.0.0.1"); // bindaddr's
+	EXPECT_EQ(c->tlsport, 5039);
+	EXPECT_STREQ(c->tlscertfile, "/etc/amid/amid.pem");
+	EXPECT_EQ(c->tlsprivatekey, nullptr); // the key is in the cert file
+	EXPECT_EQ(c->tlscipher, nullptr);
+}
+
+TEST_F(Config, TlsValues)
+{
+	ASSERT_NE(load("general = {\n"
+		       "  tlsenable = true;\n"
+		       "  tlsbindaddr = \"192.0.2.1:6039\";\n"
+		       "  tlscertfile = \"/x/cert.pem\";\n"
+		       "  tlsprivatekey = \"/x/key.pem\";\n"
+		       "  tlscipher = \"ALL\";\n"
+		       "};\n"),
+		  nullptr)
+		<< message();
+	EXPECT_TRUE(c->tlsenable);
+	EXPECT_STREQ(c->tlsbindaddr, "192.0.2.1");
+	EXPECT_EQ(c->tlsport, 6039);
+	EXPECT_STREQ(c->tlscertfile, "/x/cert.pem");
+	EXPECT_STREQ(c->tlsprivatekey, "/x/key.pem");
+	EXPECT_STREQ(c->tlscipher, "ALL");
+}
+
+TEST_F(Config, TlsBindaddrForms)
+{
+	struct {
+		const char *general;
+		const char *addr;
+		int port;
+	} cases[] = {
+		{"tlsbindaddr = \"127.0.0.2\";", "127.0.0.2", 5039},
+		{"tlsbindaddr = \"[::1]:7000\";", "::1", 7000},
+		{"tlsbindaddr = \"[::]\";", "::", 5039},
+		{"tlsbindaddr = \"::1\";", "::1", 5039}, // bare IPv6: no port
+		{"tlsbindaddr = \"localhost:0\";", "localhost", 0},
+		// the plain listener's port → 5039, wherever port stands
+		{"tlsbindaddr = \"127.0.0.1:6000\"; port = 6000;", "127.0.0.1", 5039},
+		{"port = 6000; tlsbindaddr = \"127.0.0.1:6000\";", "127.0.0.1", 5039},
+	};
+	for (const auto &t : cases) {
+		if (c)
+			amid_config_unref(c);
+		c = nullptr;
+		ASSERT_NE(load(std::string("general = { ") + t.general + " };\n"), nullptr)
+			<< t.general << ": " << message();
+		EXPECT_STREQ(c->tlsbindaddr, t.addr) << t.general;
+		EXPECT_EQ(c->tlsport, t.port) << t.general;
+	}
+}
+
+TEST_F(Config, TlsBindaddrErrors)
+{
+	struct {
+		const char *value;
+		const char *why;
+	} cases[] = {
+		{"127.0.0.1:65536", "the port must be a number from 0 to 65535"},
+		{"127.0.0.1:x", "the port must be a number from 0 to 65535"},
+		{"127.0.0.1:-1", "the port must be a number from 0 to 65535"},
+		{"127.0.0.1:", "the port must be a number from 0 to 65535"},
+		{"[::1", "no ']' after the IPv6 address"},
+		{"[::1]5039", "only ':port' may follow ']'"},
+		{"", "no address"},
+		{":5039", "no address"},
+	};
+	for (const auto &t : cases) {
+		EXPECT_EQ(load(std::string("general = {\n  tlsenable = true;\n  tlsbindaddr = \"") +
+			       t.value + "\";\n};\n"),
+			  nullptr)
+			<< t.value;
+		EXPECT_EQ(message(), at(3) + "tlsbindaddr '" + t.value + "': " + t.why +
+					     " (expected \"address\", \"address:port\" or "
+					     "\"[IPv6 address]:port\")");
+	}
+	EXPECT_EQ(load("general = {\n  tlscertfile = \"\";\n};\n"), nullptr);
+	EXPECT_EQ(message(), at(2) + "'tlscertfile' must name a file");
+	EXPECT_EQ(load("general = {\n  tlsenable = 1;\n};\n"), nullptr);
+	EXPECT_EQ(message(), at(2) + "'tlsenable' must be true or false");
+}

@@ -14,5 +14,6 @@
 #include <amid/manager.h>
 #include <amid/datastore.h>
 #include <amid/hook.h>
+#include <amid/cli.h>
 
 #endif /* AMID_AMID_H */

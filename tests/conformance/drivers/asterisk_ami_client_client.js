@@ -56,6 +56,18 @@ const target = { host: settings.host, port: settings.port };
     return absent.length ? `not listed: ${absent.join(', ')} (${show(r)})` : null;
   });
 
+  await report.run('command', async () => {
+    // ami_version < 2: "Response: Follows", buffered by the client up to
+    // --END COMMAND-- (the output lands in $content); otherwise
+    // Success/Error with Output lines.
+    const r = await client.action({ Action: 'Command', Command: 'core show version' }, true);
+    if (!['Success', 'Follows', 'Error'].includes(r.Response)) {
+      return `want Response: Follows, Success or Error, got ${show(r)}`;
+    }
+    const text = `${r.$content || ''}${[].concat(r.Output || []).join('\n')}`;
+    return /amid /.test(text) ? null : `the output of 'core show version' did not reach the client: ${show(r)}`;
+  });
+
   await report.run('logoff', async (note) => {
     const closed = new Promise((resolve) => client.once('disconnect', resolve));
     const r = await client.action({ Action: 'Logoff' }, true);

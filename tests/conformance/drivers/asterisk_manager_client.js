@@ -68,6 +68,18 @@ function send(ami, action) {
     return absent.length ? `not listed: ${absent.join(', ')} (${show(r)})` : null;
   });
 
+  await report.run('command', async () => {
+    // ami_version < 2: "Response: Follows" read up to --END COMMAND-- (the
+    // client hands the whole block over as `content`); otherwise
+    // Success/Error with Output lines (an Error reply arrives as `err`).
+    const r = await send(ami, { action: 'Command', command: 'core show version' });
+    if (!['success', 'follows', 'error'].includes(String(r.response).toLowerCase())) {
+      return `want Response: Follows, Success or Error, got ${show(r)}`;
+    }
+    const text = `${r.content || ''}${[].concat(r.output || []).join('\n')}`;
+    return /amid /.test(text) ? null : `the output of 'core show version' did not reach the client: ${show(r)}`;
+  });
+
   await report.run('logoff', async (note) => {
     const closed = new Promise((resolve) => ami.once('close', resolve));
     const r = await send(ami, { action: 'Logoff' });

@@ -7,7 +7,8 @@ per step, default 5).  Prints one line per step:
     PASS panoramisk/STEP | FAIL panoramisk/STEP: reason | SKIP panoramisk/STEP: reason
 and exits 1 when a step failed.
 
-Only the library's public API is used (Manager, send_action, register_event);
+Only the library's public API is used (Manager, send_action, send_command,
+register_event);
 the md5 step sends Challenge/Login through send_action on a Manager created
 without credentials, because panoramisk itself only knows plaintext Login.
 """
@@ -156,6 +157,23 @@ async def main(report):
         return None
 
     await report.run("listcommands", listcommands)
+
+    async def command(note):
+        # ami_version < 2: "Response: Follows" with the raw output before
+        # --END COMMAND-- (panoramisk keeps it as the message content);
+        # otherwise Success/Error with "Output:" lines.
+        reply = await ami.send_command("core show version")
+        if reply.response not in ("Success", "Follows", "Error"):
+            return "want Response: Follows, Success or Error, got %r" % (reply,)
+        output = reply.get("Output") or ""
+        if isinstance(output, list):
+            output = "\n".join(output)
+        text = (reply.content or "") + output
+        if "amid " not in text:
+            return "the output of 'core show version' did not reach the client: %r" % (reply,)
+        return None
+
+    await report.run("command", command)
 
     async def logoff(note):
         reply = await ami.send_action({"Action": "Logoff"})
