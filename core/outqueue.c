@@ -148,6 +148,21 @@ gssize amid_outqueue_flush_tls(AmidOutQueue *q, AmidTls *tls)
 	return flush_to(q, -1, tls);
 }
 
+void amid_outqueue_drain_to(AmidOutQueue *q, GString *out)
+{
+	for (guint i = 0; i < q->count; i++) {
+		gsize size;
+		const char *data =
+			g_bytes_get_data(q->items[(q->head + i) % q->cap], &size);
+		gsize off = i == 0 ? q->first_off : 0;
+		g_string_append_len(out, data + off, (gssize)(size - off));
+	}
+	if (q->tail && q->tail->len > q->tail_off)
+		g_string_append_len(out, q->tail->str + q->tail_off,
+				    (gssize)(q->tail->len - q->tail_off));
+	amid_outqueue_clear(q);
+}
+
 void amid_outqueue_clear(AmidOutQueue *q)
 {
 	for (guint i = 0; i < q->count; i++)

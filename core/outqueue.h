@@ -37,6 +37,8 @@ gssize amid_outqueue_flush(AmidOutQueue *q, int fd);
 struct AmidTls;
 /** The same through a TLS connection (amid_tls_writev()). */
 gssize amid_outqueue_flush_tls(AmidOutQueue *q, struct AmidTls *tls);
+/** Append everything pending to @out, in order, and empty the queue. */
+void amid_outqueue_drain_to(AmidOutQueue *q, GString *out);
 /** Drop everything and free the buffers. */
 void amid_outqueue_clear(AmidOutQueue *q);
 

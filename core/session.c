@@ -9,6 +9,7 @@
 #include "core.h"
 #include "datastore.h"
 #include "sessreg.h"
+#include "virtual.h"
 #include "worker.h"
 
 #include <errno.h>
@@ -49,9 +50,14 @@ AmiSession *amid_session_new(AmidWorker *w, int fd, const char *peer)
 	s->queuelimit = c->queuelimit;
 	s->authed_index = -1;
 	g_mutex_init(&s->ds_lock);
+	amid_parser_init(&s->parser);
+	if (fd < 0) {
+		/* Opened by a module (virtual.c): no banner, no authtimeout —
+		 * its transport decides how long it lives. */
+		return s;
+	}
 	s->auth_deadline = g_get_monotonic_time() +
 			   (gint64)c->authtimeout_s * G_USEC_PER_SEC;
-	amid_parser_init(&s->parser);
 
 	if (amid_auth_banned(s->peer_addr)) {
 		/* Throttled address: closed before the banner, like authlimit. */
@@ -118,6 +124,8 @@ void amid_session_free(AmiSession *s)
 		g_ptr_array_unref(s->own_filters);
 	if (s->config)
 		amid_config_unref(s->config);
+	if (s->virt)
+		ami_virtual_session_unref(s->virt);
 	amid_outqueue_clear(&s->out);
 	amid_parser_clear(&s->parser);
 	if (s->reply)
@@ -200,6 +208,12 @@ void amid_session_flush(AmiSession *s)
 {
 	if (s->dead)
 		return;
+	if (s->virt) {
+		amid_virtual_output(s);
+		if (s->closing)
+			amid_session_close(s, "closing");
+		return;
+	}
 	if (amid_outqueue_pending(&s->out)) {
 		gssize w = s->tls ? amid_outqueue_flush_tls(&s->out, s->tls)
 				  : amid_outqueue_flush(&s->out, s->fd);
@@ -241,6 +255,8 @@ void amid_session_close(AmiSession *s, const char *why)
 			  s->peer);
 	}
 	g_debug("session %" G_GUINT64_FORMAT " closed: %s", s->id, why);
+	if (s->virt)
+		amid_virtual_closed(s);
 	amid_worker_bury(s->worker, s);
 }
 
@@ -690,6 +706,17 @@ static void read_tls(AmiSession *s, gboolean *got, gboolean *eof)
 			amid_session_close(s, "TLS read error");
 		break;
 	}
+}
+
+void amid_session_feed(AmiSession *s, const char *data, gsize len)
+{
+	if (s->dead)
+		return;
+	amid_parser_feed(&s->parser, data, len);
+	if (s->waiting)
+		complete_wait(s); /* new input ends a WaitEvent, as on TCP */
+	else
+		process_input(s);
 }
 
 void amid_session_on_readable(AmiSession *s)

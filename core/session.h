@@ -74,6 +74,7 @@ struct AmiSession {
 	GSList *datastores; /* AmiDatastore*, newest first */
 	GMutex ds_lock; /* datastores: a blocking handler and a module
 			 * sweep may touch them from two threads */
+	struct AmiVirtualSession *virt; /* opened by a module: output to a sink */
 	gboolean busy; /* a blocking action runs on the pool */
 	gboolean orphan; /* closed while busy: free when the job returns */
 };
@@ -100,6 +101,8 @@ void amid_sessions_drain_jobs(void);
 void amid_session_job_done(AmiSession *s, int ret);
 void amid_session_free(AmiSession *s);
 
+/** Add request bytes (virtual sessions) and run complete messages. */
+void amid_session_feed(AmiSession *s, const char *data, gsize len);
 /** Read what the socket has and run complete messages. */
 void amid_session_on_readable(AmiSession *s);
 /** Write queued output; handles EAGAIN and write stalls. */

@@ -11,6 +11,7 @@
 #include "datastore.h"
 #include "loader.h"
 #include "server.h"
+#include "virtual.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +35,8 @@ typedef enum {
 	ITEM_JOB_DONE, /* a blocking action finished */
 	ITEM_CONFIG, /* a new configuration: apply it to logged-in sessions */
 	ITEM_LISTEN, /* start accepting on fd */
+	ITEM_VOPEN, /* create a module's virtual session */
+	ITEM_VINPUT, /* a request for a virtual session (data NULL: close) */
 } ItemKind;
 
 typedef struct {
@@ -44,6 +47,7 @@ typedef struct {
 	AmiModule *module;
 	AmiSession *session;
 	AmidConfig *config;
+	AmiVirtualSession *vs;
 	char peer[64];
 } Item;
 
@@ -77,6 +81,8 @@ static void item_free(Item *it)
 		amid_module_unref(it->module);
 	if (it->config)
 		amid_config_unref(it->config);
+	if (it->vs)
+		ami_virtual_session_unref(it->vs);
 	g_free(it);
 }
 
@@ -127,6 +133,12 @@ static void close_all(AmidWorker *w)
 	g_hash_table_iter_init(&it, w->sessions);
 	while (g_hash_table_iter_next(&it, &key, NULL))
 		amid_session_close(key, "shutdown");
+}
+
+void amid_worker_adopt(AmidWorker *w, AmiSession *s)
+{
+	g_hash_table_add(w->sessions, s);
+	amid_worker_update_epoll(w, s);
 }
 
 static AmiSession *start_session(AmidWorker *w, int fd, const char *peer,
@@ -231,6 +243,12 @@ static void drain_inbox(AmidWorker *w)
 			epoll_ctl(w->epfd, EPOLL_CTL_ADD, *slot, &ev);
 			break;
 		}
+		case ITEM_VOPEN:
+			amid_virtual_start(w, it->vs);
+			break;
+		case ITEM_VINPUT:
+			amid_virtual_input(it->vs, it->data);
+			break;
 		case ITEM_CONFIG:
 			for (guint j = 0; j < w->authed->len; j++)
 				amid_session_apply_config(w->authed->pdata[j],
@@ -513,6 +531,40 @@ void amid_workers_stop(void)
 	for (guint i = 0; i < n; i++)
 		worker_free(ws[i]);
 	g_free(ws);
+}
+
+gboolean amid_workers_open_virtual(AmiVirtualSession *vs, guint *worker_index)
+{
+	gboolean ok = FALSE;
+	g_rw_lock_reader_lock(&workers_lock);
+	if (n_workers) {
+		guint i = g_atomic_int_add((gint *)&next_worker, 1) % n_workers;
+		Item *it = g_new0(Item, 1);
+		it->kind = ITEM_VOPEN;
+		it->vs = ami_virtual_session_ref(vs);
+		*worker_index = i;
+		post(workers[i], it);
+		ok = TRUE;
+	}
+	g_rw_lock_reader_unlock(&workers_lock);
+	return ok;
+}
+
+gboolean amid_workers_submit_virtual(AmiVirtualSession *vs, guint worker_index,
+				     GBytes *request)
+{
+	gboolean ok = FALSE;
+	g_rw_lock_reader_lock(&workers_lock);
+	if (worker_index < n_workers) {
+		Item *it = g_new0(Item, 1);
+		it->kind = ITEM_VINPUT;
+		it->vs = ami_virtual_session_ref(vs);
+		it->data = request ? g_bytes_ref(request) : NULL;
+		post(workers[worker_index], it);
+		ok = TRUE;
+	}
+	g_rw_lock_reader_unlock(&workers_lock);
+	return ok;
 }
 
 guint amid_workers_count(void)

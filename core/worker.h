@@ -66,6 +66,16 @@ void amid_workers_apply_config(AmidConfig *c);
 /** A blocking action finished on the pool: resume @s on its worker. */
 void amid_worker_job_done(AmidWorker *w, AmiSession *s, int ret);
 
+/* Virtual sessions (virtual.c): pick a worker and create the session
+ * there; FALSE when no worker runs. */
+gboolean amid_workers_open_virtual(struct AmiVirtualSession *vs,
+				   guint *worker_index);
+/* Post a request (NULL = close) to the session's worker. */
+gboolean amid_workers_submit_virtual(struct AmiVirtualSession *vs,
+				     guint worker_index, GBytes *request);
+/* Take a new session into the worker's table (and epoll, if it has a fd). */
+void amid_worker_adopt(AmidWorker *w, AmiSession *s);
+
 /* Used by sessions. */
 void amid_worker_mark_dirty(AmidWorker *w, AmiSession *s);
 void amid_worker_update_epoll(AmidWorker *w, AmiSession *s);

@@ -14,6 +14,7 @@
 #include <amid/manager.h>
 #include <amid/datastore.h>
 #include <amid/hook.h>
+#include <amid/session.h>
 #include <amid/cli.h>
 
 #endif /* AMID_AMID_H */
