@@ -149,7 +149,7 @@ static int action_login(AmiSession *s, const AmiMessage *m)
 	}
 	if (login_in_use(s, m, u, username))
 		return AMI_SUCCESS;
-	if (!amid_acl_allows(u->acl, s->peer_addr)) {
+	if (!amid_user_acl_allows(u, s->peer_addr)) {
 		g_autofree char *shown = amid_log_escape(username);
 		g_message("%s failed to pass IP ACL as '%s'", s->peer, shown);
 		return fail(s, m, "FailedACL", username, "rejected by ACL");

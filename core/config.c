@@ -74,6 +74,8 @@ static void user_free(gpointer p)
 	g_free(u->username);
 	g_free(u->secret);
 	amid_acl_free(u->acl);
+	if (u->named_acls)
+		g_ptr_array_unref(u->named_acls);
 	if (u->eventfilters)
 		g_ptr_array_unref(u->eventfilters);
 	g_free(u);
@@ -98,6 +100,7 @@ static AmidConfig *config_new(const char *path)
 	c->queuelimit = 4 * 1024 * 1024;
 	c->writetimeout_ms = 100;
 	c->authfaildelay_ms = 1000;
+	c->httptimeout_s = 60;
 	c->authfailbantime_s = 300;
 	c->controlsocket = NULL; /* the default path (control.c) */
 	c->moduledir = g_strdup(DEFAULT_MODULEDIR);
@@ -107,6 +110,8 @@ static AmidConfig *config_new(const char *path)
 	c->require = g_ptr_array_new_with_free_func(g_free);
 	c->users = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					 user_free);
+	c->acls = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					(GDestroyNotify)amid_acl_free);
 	return c;
 }
 
@@ -135,7 +140,18 @@ void amid_config_unref(AmidConfig *c)
 	g_ptr_array_unref(c->preload);
 	g_ptr_array_unref(c->require);
 	g_hash_table_unref(c->users);
+	g_hash_table_unref(c->acls);
 	g_free(c);
+}
+
+gboolean amid_user_acl_allows(const AmidUser *u, const char *addr)
+{
+	if (!amid_acl_allows(u->acl, addr))
+		return FALSE;
+	for (guint i = 0; u->named_acls && i < u->named_acls->len; i++)
+		if (!amid_acl_allows(u->named_acls->pdata[i], addr))
+			return FALSE;
+	return TRUE;
 }
 
 const AmidUser *amid_config_find_user(const AmidConfig *c, const char *name)
@@ -356,6 +372,66 @@ static void finish_tls(AmidConfig *c)
 		c->tlsport = DEFAULT_TLSPORT;
 }
 
+/* acl = "name" or [ "a", "b" ]: named ACLs from the top-level `acls`. */
+static gboolean get_named_acls(Ctx *x, AmidConfig *c, config_setting_t *s,
+			       GPtrArray **out)
+{
+	g_autoptr(GPtrArray) names = strings_of(x, s);
+	if (!names)
+		return FALSE;
+	if (!*out)
+		*out = g_ptr_array_new();
+	for (guint i = 0; i < names->len; i++) {
+		AmidAcl *acl = g_hash_table_lookup(c->acls, names->pdata[i]);
+		if (!acl)
+			return fail(x, s, "acl '%s' is not defined in 'acls'",
+				    (char *)names->pdata[i]);
+		g_ptr_array_add(*out, acl);
+	}
+	return TRUE;
+}
+
+/* acls = ( { name = "local"; deny = [...]; permit = [...]; }, ... ); */
+static gboolean read_acls(Ctx *x, AmidConfig *c, config_setting_t *list)
+{
+	if (!config_setting_is_list(list))
+		return fail(x, list, "'acls' must be a list ( … )");
+	for (int i = 0; i < config_setting_length(list); i++) {
+		config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+		if (!config_setting_is_group(g))
+			return fail(x, g, "each entry of 'acls' must be a group");
+		const char *name = NULL;
+		AmidAcl *acl = NULL;
+		for (int j = 0; j < config_setting_length(g); j++) {
+			config_setting_t *s = config_setting_get_elem(g, (unsigned)j);
+			const char *k = config_setting_name(s);
+			gboolean ok = TRUE;
+			if (!strcmp(k, "name") &&
+			    config_setting_type(s) == CONFIG_TYPE_STRING)
+				name = config_setting_get_string(s);
+			else if (!strcmp(k, "permit") || !strcmp(k, "deny"))
+				ok = get_acl(x, s, k[0] == 'p', &acl);
+			else
+				warn(x, s, "unknown acl option '%s' ignored", k);
+			if (!ok) {
+				amid_acl_free(acl);
+				return FALSE;
+			}
+		}
+		if (!name || !*name) {
+			amid_acl_free(acl);
+			return fail(x, g, "acl without 'name'");
+		}
+		if (g_hash_table_contains(c->acls, name)) {
+			amid_acl_free(acl);
+			return fail(x, g, "acl '%s' defined twice", name);
+		}
+		g_hash_table_insert(c->acls, g_strdup(name),
+				    acl ? acl : amid_acl_new());
+	}
+	return TRUE;
+}
+
 /* ------------------------------------------------------------ groups */
 
 static gboolean read_general(Ctx *x, AmidConfig *c, config_setting_t *g)
@@ -395,6 +471,8 @@ static gboolean read_general(Ctx *x, AmidConfig *c, config_setting_t *g)
 			ok = get_bool(x, s, &c->displayconnects);
 		else if (!strcmp(k, "allowmultiplelogin"))
 			ok = get_bool(x, s, &c->allowmultiplelogin);
+		else if (!strcmp(k, "debug"))
+			ok = get_bool(x, s, &c->debug);
 		else if (!strcmp(k, "systemname"))
 			ok = get_string(x, s, &c->systemname);
 		else if (!strcmp(k, "workers"))
@@ -411,6 +489,10 @@ static gboolean read_general(Ctx *x, AmidConfig *c, config_setting_t *g)
 			ok = get_int(x, s, 1, 86400, &c->authfailbantime_s);
 		else if (!strcmp(k, "controlsocket"))
 			ok = get_string(x, s, &c->controlsocket);
+		else if (!strcmp(k, "webenabled"))
+			ok = get_bool(x, s, &c->webenabled);
+		else if (!strcmp(k, "httptimeout"))
+			ok = get_int(x, s, 1, 86400, &c->httptimeout_s);
 		else {
 			warn(x, s, "unknown option 'general.%s' ignored", k);
 			ok = TRUE;
@@ -481,6 +563,8 @@ static gboolean read_user(Ctx *x, AmidConfig *c, config_setting_t *g)
 			ok = get_acl(x, s, k[0] == 'p', &u->acl);
 		else if (!strcmp(k, "eventfilter"))
 			ok = get_filters(x, s, &u->eventfilters);
+		else if (!strcmp(k, "acl"))
+			ok = get_named_acls(x, c, s, &u->named_acls);
 		else
 			warn(x, s, "unknown user option '%s' ignored", k);
 	}
@@ -515,6 +599,9 @@ static gboolean read_root(Ctx *x, AmidConfig *c, config_setting_t *root)
 				return fail(x, s, "'%s' must be a group { … }", k);
 			if (!(k[0] == 'g' ? read_general(x, c, s)
 					  : read_modules(x, c, s)))
+				return FALSE;
+		} else if (!strcmp(k, "acls")) {
+			if (!read_acls(x, c, s))
 				return FALSE;
 		} else if (strcmp(k, "users") && strcmp(k, "http")) {
 			warn(x, s, "unknown section '%s' ignored", k);

@@ -21,6 +21,8 @@ typedef struct {
 	int writetimeout_ms;
 	gboolean allowmultiplelogin;
 	AmidAcl *acl; /* permit/deny rules in file order; NULL = allow all */
+	GPtrArray *named_acls; /* AmidAcl* of `acl = [...]`, borrowed from
+				* the config's acls; each must allow too */
 	GPtrArray *eventfilters; /* AmidFilter*, compiled at load */
 } AmidUser;
 
@@ -67,6 +69,10 @@ typedef struct {
 	int authfaildelay_ms;
 	int authfailban; /* failed logins from one address before a ban; 0 off */
 	int authfailbantime_s; /* ban length, and the window failures count in */
+	/* Read by transports (mod_http reads them from the file itself);
+	 * recognised here so they validate, no behaviour in the core. */
+	gboolean webenabled; /* default false, as Asterisk */
+	int httptimeout_s; /* default 60 */
 	char *controlsocket; /* CLI control socket path; NULL = default
 			      * (AMID_DEFAULT_CONTROLSOCKET), "" = none */
 
@@ -77,6 +83,11 @@ typedef struct {
 	GPtrArray *noload; /* char* */
 	GPtrArray *preload; /* char*, loaded first, in order */
 	GPtrArray *require; /* char*: start-up fails without them */
+
+	gboolean debug; /* log requests, add SequenceNumber to events */
+
+	/* named ACLs (top-level `acls`): name → AmidAcl* */
+	GHashTable *acls;
 
 	/* users: key = lower-case username */
 	GHashTable *users; /* char* -> AmidUser* */
@@ -90,6 +101,12 @@ typedef struct {
 AmidConfig *amid_config_load(const char *path, GError **error);
 AmidConfig *amid_config_ref(AmidConfig *c);
 void amid_config_unref(AmidConfig *c);
+/**
+ * Does every ACL of @u (its own permit/deny rules and each named `acl`)
+ * allow @addr?  As Asterisk: several ACL lists must all allow.
+ */
+gboolean amid_user_acl_allows(const AmidUser *u, const char *addr);
+
 /** Case-insensitive user lookup; borrowed from @c. */
 const AmidUser *amid_config_find_user(const AmidConfig *c, const char *name);
 

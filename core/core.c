@@ -11,6 +11,7 @@
 static GMutex lock;
 static AmidConfig *current;
 static gint timestampevents;
+static gint debug_on;
 static gint64 startup_time;
 static gint64 reload_time;
 static gint booted;
@@ -23,6 +24,7 @@ void amid_core_set_config(AmidConfig *c)
 	AmidConfig *old = current;
 	current = c ? amid_config_ref(c) : NULL;
 	g_atomic_int_set(&timestampevents, c ? c->timestampevents : 0);
+	g_atomic_int_set(&debug_on, c ? c->debug : 0);
 	reload_time = g_get_real_time();
 	g_mutex_unlock(&lock);
 	if (old)
@@ -40,6 +42,11 @@ AmidConfig *amid_core_config(void)
 gboolean amid_core_timestampevents(void)
 {
 	return g_atomic_int_get(&timestampevents);
+}
+
+gboolean amid_core_debug(void)
+{
+	return g_atomic_int_get(&debug_on);
 }
 
 void amid_core_mark_started(void)
@@ -165,6 +172,31 @@ AMI_API const char *ami_core_system_name(void)
 {
 	g_autoptr(AmidConfig) c = amid_core_config();
 	return g_intern_string(c ? c->systemname : "");
+}
+
+AMI_API const char *ami_core_config_path(void)
+{
+	g_autoptr(AmidConfig) c = amid_core_config();
+	return g_intern_string(c && c->path ? c->path : "");
+}
+
+AMI_API int ami_user_digest_a1(const char *username, const char *realm,
+			       char out[33])
+{
+	if (!username || !realm || !out)
+		return -EINVAL;
+	g_autoptr(AmidConfig) c = amid_core_config();
+	const AmidUser *u = c && *username ? amid_config_find_user(c, username)
+					   : NULL;
+	if (!u || !u->secret)
+		return -ENOENT;
+	g_autofree char *text =
+		g_strdup_printf("%s:%s:%s", username, realm, u->secret);
+	g_autofree char *hex =
+		g_compute_checksum_for_string(G_CHECKSUM_MD5, text, -1);
+	memset(text, 0, strlen(text));
+	g_strlcpy(out, hex, 33);
+	return 0;
 }
 
 AMI_API gint64 ami_core_startup_time(void)

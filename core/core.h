@@ -17,6 +17,8 @@ void amid_core_set_config(AmidConfig *c);
 AmidConfig *amid_core_config(void);
 /** Frequently read settings, without taking a reference. */
 gboolean amid_core_timestampevents(void);
+/** general.debug: log requests, number events. */
+gboolean amid_core_debug(void);
 
 void amid_core_mark_started(void);
 /** Set the fully-booted flag (once). */

@@ -33,6 +33,12 @@ static GString *event_start(int category, const char *event)
 				       now / G_USEC_PER_SEC,
 				       (int)(now % G_USEC_PER_SEC));
 	}
+	if (amid_core_debug()) {
+		/* general.debug: number every event, as Asterisk's debug=yes */
+		static gint64 sequence;
+		g_string_append_printf(text, "SequenceNumber: %" G_GINT64_FORMAT "\r\n",
+				       (gint64)g_atomic_pointer_add(&sequence, 1));
+	}
 	return text;
 }
 

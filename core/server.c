@@ -69,13 +69,13 @@ static int open_listener(const struct addrinfo *ai, GError **error,
 }
 
 /*
- * One listening socket per worker on @bindaddr:@portnum, handed to the
- * workers (@tls: for TLS connections).  @option names the setting in
- * errors; the port bound is stored in *@bound.
+ * One listening socket per worker on @bindaddr:@portnum, returned (one
+ * per worker, amid_workers_count()) for amid_workers_listen(), or NULL.
+ * @option names the setting in errors; the port bound is stored in
+ * *@bound.
  */
-static gboolean listen_all(const char *bindaddr, int portnum,
-			   const char *option, gboolean tls, int *bound,
-			   GError **error)
+static int *listen_all(const char *bindaddr, int portnum, const char *option,
+		       gboolean tls, int *bound, GError **error)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC,
 				 .ai_socktype = SOCK_STREAM,
@@ -88,12 +88,12 @@ static gboolean listen_all(const char *bindaddr, int portnum,
 	if (rc) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
 			    "%s '%s': %s", option, bindaddr, gai_strerror(rc));
-		return FALSE;
+		return NULL;
 	}
 	g_autofree char *where = g_strdup_printf("%s port %d", bindaddr,
 						 portnum);
 	guint n = amid_workers_count();
-	g_autofree int *fds = g_new(int, n);
+	int *fds = g_new(int, n);
 	guint opened = 0;
 	for (; opened < n; opened++) {
 		fds[opened] = open_listener(res, error, where);
@@ -123,25 +123,36 @@ static gboolean listen_all(const char *bindaddr, int portnum,
 	if (opened < n) {
 		for (guint i = 0; i < opened; i++)
 			close(fds[i]);
-		return FALSE;
+		g_free(fds);
+		return NULL;
 	}
-	amid_workers_listen(fds, n, tls);
-	return TRUE;
+	return fds;
 }
 
 gboolean amid_server_start(const AmidConfig *c, GError **error)
 {
-	/* The certificate first: a bad one stops start-up before any port
-	 * accepts. */
+	/* Certificate and every socket first: whatever fails stops start-up
+	 * before any port accepts. */
 	if (c->tlsenable && !amid_tls_init(c, error))
 		return FALSE;
-	if (!listen_all(c->bindaddr, c->port, "bindaddr", FALSE, &bound_port,
-			error))
+	guint n = amid_workers_count();
+	g_autofree int *plain = listen_all(c->bindaddr, c->port, "bindaddr",
+					   FALSE, &bound_port, error);
+	if (!plain)
 		return FALSE;
-	if (c->tlsenable &&
-	    !listen_all(c->tlsbindaddr, c->tlsport, "tlsbindaddr", TRUE,
-			&bound_tls_port, error))
-		return FALSE;
+	g_autofree int *tls = NULL;
+	if (c->tlsenable) {
+		tls = listen_all(c->tlsbindaddr, c->tlsport, "tlsbindaddr",
+				 TRUE, &bound_tls_port, error);
+		if (!tls) {
+			for (guint i = 0; i < n; i++)
+				close(plain[i]);
+			return FALSE;
+		}
+	}
+	amid_workers_listen(plain, n, FALSE);
+	if (tls)
+		amid_workers_listen(tls, n, TRUE);
 	return TRUE;
 }
 

@@ -26,7 +26,7 @@
 static gint64 next_id = 1;
 
 /* "1.2.3.4:5" → "1.2.3.4", "[::1]:5" → "::1" */
-static void peer_address(const char *peer, char *out, gsize size)
+void amid_peer_address(const char *peer, char *out, gsize size)
 {
 	const char *start = peer[0] == '[' ? peer + 1 : peer;
 	const char *end = peer[0] == '[' ? strchr(start, ']')
@@ -43,7 +43,7 @@ AmiSession *amid_session_new(AmidWorker *w, int fd, const char *peer)
 	s->fd = fd;
 	s->id = (guint64)g_atomic_pointer_add(&next_id, 1);
 	g_strlcpy(s->peer, peer, sizeof(s->peer));
-	peer_address(peer, s->peer_addr, sizeof(s->peer_addr));
+	amid_peer_address(peer, s->peer_addr, sizeof(s->peer_addr));
 	s->event_mask = AMI_EVENT_FLAG_ALL;
 	s->displayconnects = c->displayconnects;
 	s->writetimeout_ms = c->writetimeout_ms;
@@ -537,6 +537,28 @@ void amid_session_job_done(AmiSession *s, int ret)
 		amid_worker_update_epoll(s->worker, s);
 }
 
+/* general.debug: the request in the log, secrets redacted. */
+static void log_request(AmiSession *s, const AmiMessage *m, const char *action)
+{
+	g_autoptr(GString) text = g_string_new(NULL);
+	for (guint i = 0; i < m->n; i++) {
+		const char *line = ami_message_line(m, i);
+		if (!g_ascii_strncasecmp(line, "Secret:", 7) ||
+		    !g_ascii_strncasecmp(line, "Key:", 4)) {
+			const char *colon = strchr(line, ':');
+			g_string_append_len(text, line, colon - line);
+			g_string_append(text, ": <redacted from logging>");
+		} else {
+			g_string_append(text, line);
+		}
+		g_string_append(text, " | ");
+	}
+	g_autofree char *shown = amid_log_escape(text->str);
+	g_autofree char *name = amid_log_escape(*action ? action : "(none)");
+	g_message("Manager received command '%s' from %s: %s", name, s->peer,
+		  shown);
+}
+
 static void handle_message(AmiSession *s, const AmiMessage *m)
 {
 	if (m->flags) {
@@ -547,6 +569,8 @@ static void handle_message(AmiSession *s, const AmiMessage *m)
 		return;
 	}
 	const char *action = amid_message_action(m);
+	if (amid_core_debug())
+		log_request(s, m, action);
 	if (!*action) {
 		ami_send_error(s, m, "Missing action in request");
 		commit_reply(s);

@@ -101,6 +101,8 @@ void amid_sessions_drain_jobs(void);
 void amid_session_job_done(AmiSession *s, int ret);
 void amid_session_free(AmiSession *s);
 
+/** "1.2.3.4:5" → "1.2.3.4", "[::1]:5" → "::1" (the part ACLs check). */
+void amid_peer_address(const char *peer, char *out, gsize size);
 /** Add request bytes (virtual sessions) and run complete messages. */
 void amid_session_feed(AmiSession *s, const char *data, gsize len);
 /** Read what the socket has and run complete messages. */

@@ -8,6 +8,8 @@
 #include "core.h"
 #include "worker.h"
 
+#include "config.h"
+
 #include <errno.h>
 #include <string.h>
 
@@ -82,6 +84,30 @@ AMI_API int ami_virtual_session_submit(AmiVirtualSession *vs,
 	return amid_workers_submit_virtual(vs, vs->worker, b) ? 0 : -EPIPE;
 }
 
+AMI_API int ami_virtual_session_login(AmiVirtualSession *vs,
+				      const char *username, int event_mask)
+{
+	if (!vs || !username)
+		return -EINVAL;
+	if (ami_virtual_session_is_closed(vs))
+		return -EPIPE;
+	g_autoptr(AmidConfig) c = amid_core_config();
+	const AmidUser *u = c && *username ? amid_config_find_user(c, username)
+					   : NULL;
+	if (!u)
+		return -ENOENT;
+	char addr[64];
+	amid_peer_address(vs->peer, addr, sizeof(addr));
+	if (!amid_user_acl_allows(u, addr)) {
+		amid_log_security("FailedACL", username, vs->peer,
+				  "rejected by ACL");
+		return -EACCES;
+	}
+	return amid_workers_login_virtual(vs, vs->worker, username, event_mask)
+		       ? 0
+		       : -EPIPE;
+}
+
 AMI_API void ami_virtual_session_close(AmiVirtualSession *vs)
 {
 	if (vs && !ami_virtual_session_is_closed(vs))
@@ -111,6 +137,20 @@ void amid_virtual_input(AmiVirtualSession *vs, GBytes *request)
 	gsize len;
 	const char *data = g_bytes_get_data(request, &len);
 	amid_session_feed(s, data, len);
+}
+
+void amid_virtual_login(AmiVirtualSession *vs, const char *username,
+			int event_mask)
+{
+	AmiSession *s = vs->s;
+	if (!s || s->dead || s->authenticated)
+		return;
+	g_autoptr(AmidConfig) c = amid_core_config();
+	const AmidUser *u = amid_config_find_user(c, username);
+	if (!u || !amid_user_acl_allows(u, s->peer_addr))
+		return; /* removed or changed by a reload meanwhile */
+	amid_session_login_ok(s, c, u, username, event_mask);
+	amid_worker_mark_dirty(s->worker, s);
 }
 
 void amid_virtual_output(AmiSession *s)

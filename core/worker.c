@@ -37,6 +37,7 @@ typedef enum {
 	ITEM_LISTEN, /* start accepting on fd */
 	ITEM_VOPEN, /* create a module's virtual session */
 	ITEM_VINPUT, /* a request for a virtual session (data NULL: close) */
+	ITEM_VLOGIN, /* log a virtual session in (data: user, category: mask) */
 } ItemKind;
 
 typedef struct {
@@ -248,6 +249,11 @@ static void drain_inbox(AmidWorker *w)
 			break;
 		case ITEM_VINPUT:
 			amid_virtual_input(it->vs, it->data);
+			break;
+		case ITEM_VLOGIN:
+			amid_virtual_login(it->vs,
+					   g_bytes_get_data(it->data, NULL),
+					   it->category);
 			break;
 		case ITEM_CONFIG:
 			for (guint j = 0; j < w->authed->len; j++)
@@ -560,6 +566,24 @@ gboolean amid_workers_submit_virtual(AmiVirtualSession *vs, guint worker_index,
 		it->kind = ITEM_VINPUT;
 		it->vs = ami_virtual_session_ref(vs);
 		it->data = request ? g_bytes_ref(request) : NULL;
+		post(workers[worker_index], it);
+		ok = TRUE;
+	}
+	g_rw_lock_reader_unlock(&workers_lock);
+	return ok;
+}
+
+gboolean amid_workers_login_virtual(AmiVirtualSession *vs, guint worker_index,
+				    const char *username, int event_mask)
+{
+	gboolean ok = FALSE;
+	g_rw_lock_reader_lock(&workers_lock);
+	if (worker_index < n_workers) {
+		Item *it = g_new0(Item, 1);
+		it->kind = ITEM_VLOGIN;
+		it->vs = ami_virtual_session_ref(vs);
+		it->data = g_bytes_new(username, strlen(username) + 1);
+		it->category = event_mask;
 		post(workers[worker_index], it);
 		ok = TRUE;
 	}

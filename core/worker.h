@@ -71,6 +71,9 @@ void amid_worker_job_done(AmidWorker *w, AmiSession *s, int ret);
 gboolean amid_workers_open_virtual(struct AmiVirtualSession *vs,
 				   guint *worker_index);
 /* Post a request (NULL = close) to the session's worker. */
+gboolean amid_workers_login_virtual(struct AmiVirtualSession *vs,
+				    guint worker_index, const char *username,
+				    int event_mask);
 gboolean amid_workers_submit_virtual(struct AmiVirtualSession *vs,
 				     guint worker_index, GBytes *request);
 /* Take a new session into the worker's table (and epoll, if it has a fd). */

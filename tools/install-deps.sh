@@ -8,7 +8,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 packages=(
   build-essential autoconf automake libtool pkg-config   # toolchain
-  libglib2.0-dev libconfig-dev libsystemd-dev             # libraries amid links
+  libglib2.0-dev libconfig-dev libsystemd-dev libsoup-3.0-dev           # libraries amid links
   glib-networking openssl                                 # TLS (GIO backend; test certificates)
   libgtest-dev googletest                                 # unit tests (make check)
   python3 python3-panoramisk                              # integration + conformance

@@ -254,7 +254,7 @@ class AmidServer:
     """One amid process with its own temporary config, port and log file."""
 
     def __init__(self, general=None, users=USERS, load=DEFAULT_MODULES, modules=None,
-                 test_modules=False, env=None, foreground=True):
+                 test_modules=False, env=None, foreground=True, extra_config=""):
         self.binary = find_binary()
         self.modules_dir = module_dir()
         self.general = dict(DEFAULT_GENERAL)
@@ -271,6 +271,8 @@ class AmidServer:
         #: Start with -f (log lines on stderr); False leaves -f out, as the
         #: systemd unit does.
         self.foreground = foreground
+        #: Raw libconfig text appended to the configuration (e.g. ``acls``).
+        self.extra_config = extra_config
         self.port = None
         self.proc = None
         self.tmpdir = None
@@ -308,6 +310,7 @@ class AmidServer:
         with open(self.config_path, "w") as f:
             f.write(render_config(self.general, self.modules_dir, self.users, self.load,
                                   self.modules))
+            f.write(self.extra_config)
         self.log_path = os.path.join(self.tmpdir, "amid.log")
         log = open(self.log_path, "ab")
         env = None
@@ -757,6 +760,8 @@ class AmidTestCase(unittest.TestCase):
     modules = {}
     #: Run on a module directory that holds the test modules as well.
     test_modules = False
+    #: Raw libconfig text appended to the configuration.
+    extra_config = ""
 
     server = None
     _skip_reason = None
@@ -774,7 +779,8 @@ class AmidTestCase(unittest.TestCase):
                                 % (REPO, REPO))
             return
         cls.server = AmidServer(general=cls.general, users=cls.users, load=cls.load,
-                                modules=cls.modules, test_modules=cls.test_modules)
+                                modules=cls.modules, test_modules=cls.test_modules,
+                                extra_config=cls.extra_config)
         try:
             cls.server.start()
         except RuntimeError as e:

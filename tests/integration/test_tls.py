@@ -183,6 +183,15 @@ class TestTlsSession(TlsTestCase):
         self.assertEqual(client.expect_closed(), b"")
         self.server.wait_for_log(r"Manager 'admin' logged off from 127\.0\.0\.1:\d+")
 
+    def test_request_before_banner(self):
+        """A request sent right after the handshake, before the banner is read."""
+        client = self.tls_connect(read_banner=False)
+        client.send([("Action", "Login"), ("Username", "admin"), ("Secret", "amp111"),
+                     ("Events", "off"), ("ActionID", "early")])
+        self.assertEqual(client.read_line(), b"Asterisk Call Manager/1.1\r\n")
+        self.assertEqual(client.read_response().raw,
+                         success("early", "Authentication accepted"))
+
     def test_md5_login(self):
         client = self.tls_connect()
         reply = client.request([("Action", "Challenge"), ("AuthType", "MD5"), ("ActionID", "c")])
@@ -459,6 +468,30 @@ class TestTlsConfig(unittest.TestCase):
         finally:
             server.kill()
             server.cleanup()
+
+    def test_tls_port_in_use(self):
+        """The TLS port cannot be bound: exit 1 before the plain port ever accepts."""
+        busy = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            busy.bind((HOST, 0))
+            busy.listen(1)
+            port = busy.getsockname()[1]
+            d = tempfile.mkdtemp(prefix="amid-tls-") if OPENSSL else None
+            try:
+                general = {"tlsenable": True, "tlsbindaddr": "%s:%d" % (HOST, port)}
+                if d:
+                    cert, key = make_certificate(d)
+                    general.update({"tlscertfile": cert, "tlsprivatekey": key})
+                status, log, _ = self.run_daemon(general)
+            finally:
+                if d:
+                    shutil.rmtree(d, ignore_errors=True)
+        finally:
+            busy.close()
+        self.assertNotEqual(status, 0, log)
+        if OPENSSL:
+            self.assertIn("cannot listen on %s port %d" % (HOST, port), log)
+            self.assertNotIn("fully booted", log)
 
     def test_bad_tlsbindaddr(self):
         for value, why in (("127.0.0.1:99999", "the port must be a number from 0 to 65535"),

@@ -386,6 +386,23 @@ AMI_API const char *ami_core_ami_version(void);
 AMI_API const char *ami_core_version(void);
 /** The configured system name, "" when none (transfer none). */
 AMI_API const char *ami_core_system_name(void);
+/**
+ * Path of the configuration file the daemon runs with (transfer none;
+ * stays valid).  A module with its own section (e.g. `http` for mod_http)
+ * reads that section from this file itself, at load and on reload, so the
+ * core needs no knowledge of it.
+ */
+AMI_API const char *ami_core_config_path(void);
+/**
+ * Digest credentials of a configured user: writes the lower-case hex
+ * MD5("<username>:<realm>:<secret>") (RFC 2617 H(A1), 32 digits and a NUL)
+ * into @out.  The secret itself never leaves the core.  For transports
+ * with their own digest authentication (HTTP digest in mod_http).
+ * Returns 0, -ENOENT for an unknown user or one without a secret,
+ * -EINVAL for NULL arguments.  Thread safe.
+ */
+AMI_API int ami_user_digest_a1(const char *username, const char *realm,
+			       char out[33]);
 /** Start-up time, µs since the epoch (g_get_real_time() units). */
 AMI_API gint64 ami_core_startup_time(void);
 /** Time of the last configuration reload, µs since the epoch. */

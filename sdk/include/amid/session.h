@@ -66,6 +66,22 @@ AMI_API AmiVirtualSession *ami_virtual_session_open(const char *peer,
 AMI_API int ami_virtual_session_submit(AmiVirtualSession *vs,
 				       const char *request);
 
+/**
+ * Log the session in as @username without a Login action: the hook for a
+ * transport that authenticated the client by its own means (HTTP digest in
+ * mod_http, a client certificate, …).  The user's ACL is checked against
+ * the session's peer address at once; on success the login takes effect
+ * before any request submitted afterwards runs, with the user's read and
+ * write permissions, filters and the event mask @event_mask
+ * (AMI_EVENT_FLAG_*; AMI_EVENT_FLAG_ALL as a Login without `Events:`).
+ * Nothing is written to the sink for the login itself (events such as
+ * FullyBooted may follow).  A session already logged in is left as it is.
+ * Returns 0, -ENOENT for an unknown user, -EACCES when the ACL refuses the
+ * peer, -EPIPE when the session has ended, -EINVAL for NULL.  Thread safe.
+ */
+AMI_API int ami_virtual_session_login(AmiVirtualSession *vs,
+				      const char *username, int event_mask);
+
 /** End the session (asynchronously; closed() follows).  Thread safe. */
 AMI_API void ami_virtual_session_close(AmiVirtualSession *vs);
 
