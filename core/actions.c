@@ -15,6 +15,7 @@ struct AmidAction {
 	char *synopsis;
 	char *description;
 	guint flags;
+	guint64 calls; /* atomic */
 };
 
 static GRWLock lock;
@@ -150,6 +151,7 @@ AmidLookupResult amid_actions_acquire(const char *name, int writeperm,
 	if (a) {
 		if (a->authority == 0 || (writeperm & a->authority)) {
 			g_atomic_int_inc(&a->refcount);
+			__atomic_fetch_add(&a->calls, 1, __ATOMIC_RELAXED);
 			*out = a;
 			r = AMID_LOOKUP_FOUND;
 		} else {
@@ -240,6 +242,7 @@ AMI_API void ami_manager_foreach_action(void (*cb)(const AmiActionInfo *info,
 			.synopsis = a->synopsis,
 			.description = a->description,
 			.module = a->module_name,
+			.calls = __atomic_load_n(&a->calls, __ATOMIC_RELAXED),
 		};
 		cb(&info, data);
 	}

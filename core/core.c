@@ -1,6 +1,7 @@
 /* Process-wide daemon state and the ami_core_* information calls. */
 #include "core.h"
 #include "worker.h"
+#include "loader.h"
 
 #include <errno.h>
 #include <string.h>
@@ -172,6 +173,48 @@ AMI_API const char *ami_core_system_name(void)
 {
 	g_autoptr(AmidConfig) c = amid_core_config();
 	return g_intern_string(c ? c->systemname : "");
+}
+
+gint64 amid_stats[AMID_STAT_N];
+
+static guint64 stat_get(AmidStat k)
+{
+	gint64 v = __atomic_load_n(&amid_stats[k], __ATOMIC_RELAXED);
+	return v < 0 ? 0 : (guint64)v;
+}
+
+static void count_module(const AmidModuleView *v, void *data)
+{
+	(void)v;
+	(void)data;
+}
+
+AMI_API int ami_core_stats(AmiCoreStats *out)
+{
+	if (!out || out->size < G_STRUCT_OFFSET(AmiCoreStats, sessions_opened_total))
+		return -EINVAL;
+	AmiCoreStats st = {.size = MIN(out->size, (guint32)sizeof(AmiCoreStats))};
+	st.modules_loaded = amid_loader_foreach(count_module, NULL);
+	st.sessions_opened_total = stat_get(AMID_STAT_SESSIONS_OPENED);
+	st.sessions_closed_total = stat_get(AMID_STAT_SESSIONS_CLOSED);
+	st.sessions_current = st.sessions_opened_total > st.sessions_closed_total
+				      ? st.sessions_opened_total - st.sessions_closed_total
+				      : 0;
+	st.sessions_authenticated = stat_get(AMID_STAT_SESSIONS_AUTHED);
+	st.logins_ok_total = stat_get(AMID_STAT_LOGINS_OK);
+	st.logins_failed_total = stat_get(AMID_STAT_LOGINS_FAILED);
+	st.actions_total = stat_get(AMID_STAT_ACTIONS);
+	st.actions_denied_total = stat_get(AMID_STAT_ACTIONS_DENIED);
+	st.actions_unknown_total = stat_get(AMID_STAT_ACTIONS_UNKNOWN);
+	st.events_emitted_total = stat_get(AMID_STAT_EVENTS_EMITTED);
+	st.events_delivered_total = stat_get(AMID_STAT_EVENTS_DELIVERED);
+	st.events_filtered_total = stat_get(AMID_STAT_EVENTS_FILTERED);
+	st.events_dropped_total = stat_get(AMID_STAT_EVENTS_DROPPED);
+	st.bytes_in_total = stat_get(AMID_STAT_BYTES_IN);
+	st.bytes_out_total = stat_get(AMID_STAT_BYTES_OUT);
+	st.queued_bytes = stat_get(AMID_STAT_QUEUED_BYTES);
+	memcpy(out, &st, st.size);
+	return 0;
 }
 
 AMI_API const char *ami_core_config_path(void)

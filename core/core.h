@@ -46,6 +46,31 @@ void amid_core_unauth_remove(void);
  */
 int amid_core_login_count(const char *username, int delta);
 
+/** Core statistics (ami_core_stats()): lock-free counters. */
+typedef enum {
+	AMID_STAT_SESSIONS_OPENED,
+	AMID_STAT_SESSIONS_CLOSED,
+	AMID_STAT_SESSIONS_AUTHED, /* gauge */
+	AMID_STAT_LOGINS_OK,
+	AMID_STAT_LOGINS_FAILED,
+	AMID_STAT_ACTIONS,
+	AMID_STAT_ACTIONS_DENIED,
+	AMID_STAT_ACTIONS_UNKNOWN,
+	AMID_STAT_EVENTS_EMITTED,
+	AMID_STAT_EVENTS_DELIVERED,
+	AMID_STAT_EVENTS_FILTERED,
+	AMID_STAT_EVENTS_DROPPED,
+	AMID_STAT_BYTES_IN,
+	AMID_STAT_BYTES_OUT,
+	AMID_STAT_QUEUED_BYTES, /* gauge */
+	AMID_STAT_N
+} AmidStat;
+extern gint64 amid_stats[AMID_STAT_N];
+static inline void amid_stat_add(AmidStat k, gint64 n)
+{
+	__atomic_fetch_add(&amid_stats[k], n, __ATOMIC_RELAXED);
+}
+
 /** FullyBooted event text (transfer full). */
 GBytes *amid_core_fullybooted_event(void);
 

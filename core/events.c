@@ -51,6 +51,7 @@ static int event_finish(int category, const char *event, GString *text)
 
 	gsize len = text->len;
 	g_autoptr(GBytes) ev = g_bytes_new_take(g_string_free(text, FALSE), len);
+	amid_stat_add(AMID_STAT_EVENTS_EMITTED, 1);
 	amid_hooks_call(category, event, g_bytes_get_data(ev, NULL));
 	amid_workers_publish(category, ev);
 	return 0;

@@ -51,6 +51,8 @@ AmiSession *amid_session_new(AmidWorker *w, int fd, const char *peer)
 	s->authed_index = -1;
 	g_mutex_init(&s->ds_lock);
 	amid_parser_init(&s->parser);
+	s->stat_counted = TRUE;
+	amid_stat_add(AMID_STAT_SESSIONS_OPENED, 1);
 	if (fd < 0) {
 		/* Opened by a module (virtual.c): no banner, no authtimeout —
 		 * its transport decides how long it lives. */
@@ -106,8 +108,22 @@ static void release_login(AmiSession *s)
 	}
 }
 
+static void note_queued(AmiSession *s, gsize bytes)
+{
+	amid_sessreg_note_queued(s, bytes);
+	amid_stat_add(AMID_STAT_QUEUED_BYTES,
+		      (gint64)bytes - (gint64)s->stat_queued);
+	s->stat_queued = bytes;
+}
+
 void amid_session_free(AmiSession *s)
 {
+	if (s->stat_counted) {
+		amid_stat_add(AMID_STAT_SESSIONS_CLOSED, 1);
+		if (s->authenticated)
+			amid_stat_add(AMID_STAT_SESSIONS_AUTHED, -1);
+		amid_stat_add(AMID_STAT_QUEUED_BYTES, -(gint64)s->stat_queued);
+	}
 	amid_datastores_free_all(s);
 	amid_sessreg_remove(s);
 	g_mutex_clear(&s->ds_lock);
@@ -144,7 +160,7 @@ static GString *reply_buf(AmiSession *s);
 static gboolean over_limit(AmiSession *s)
 {
 	gsize pending = amid_outqueue_pending(&s->out);
-	amid_sessreg_note_queued(s, pending);
+	note_queued(s, pending);
 	if (pending <= s->queuelimit)
 		return FALSE;
 	g_warning("Session %s from %s: output queue over %zu bytes, "
@@ -171,6 +187,8 @@ void amid_session_queue(AmiSession *s, GBytes *b)
 	amid_outqueue_push(&s->out, b);
 	if (!over_limit(s))
 		amid_worker_mark_dirty(s->worker, s);
+	else
+		amid_stat_add(AMID_STAT_EVENTS_DROPPED, 1);
 }
 
 void amid_session_queue_str(AmiSession *s, const char *text)
@@ -221,7 +239,9 @@ void amid_session_flush(AmiSession *s)
 			amid_session_close(s, "write error");
 			return;
 		}
-		amid_sessreg_note_queued(s, amid_outqueue_pending(&s->out));
+		if (w > 0)
+			amid_stat_add(AMID_STAT_BYTES_OUT, w);
+		note_queued(s, amid_outqueue_pending(&s->out));
 		if (amid_outqueue_pending(&s->out)) {
 			if (w > 0 || s->stall_since == 0) {
 				/* the clock runs from the last progress */
@@ -585,17 +605,20 @@ static void handle_message(AmiSession *s, const AmiMessage *m)
 	AmidAction *a = NULL;
 	switch (amid_actions_acquire(action, s->writeperm, &a)) {
 	case AMID_LOOKUP_UNKNOWN:
+		amid_stat_add(AMID_STAT_ACTIONS_UNKNOWN, 1);
 		ami_send_error_va(s, m,
 				  "Invalid/unknown command: %s. Use Action: "
 				  "ListCommands to show available commands.",
 				  action);
 		break;
 	case AMID_LOOKUP_DENIED:
+		amid_stat_add(AMID_STAT_ACTIONS_DENIED, 1);
 		amid_log_security("RequestNotAllowed", s->username, s->peer,
 				  action);
 		ami_send_error(s, m, "Permission denied");
 		break;
 	case AMID_LOOKUP_FOUND:
+		amid_stat_add(AMID_STAT_ACTIONS, 1);
 		if ((amid_action_flags(a) & AMI_ACTION_BLOCKING) && s->worker) {
 			start_job(s, a, m);
 			return;
@@ -686,6 +709,7 @@ static inline void read_plain(AmiSession *s, gboolean *got, gboolean *eof)
 		ssize_t n = read(s->fd, dst, READ_CHUNK);
 		if (n > 0) {
 			amid_parser_commit(&s->parser, (gsize)n);
+			amid_stat_add(AMID_STAT_BYTES_IN, n);
 			*got = TRUE;
 			if ((gsize)n < READ_CHUNK)
 				break;
@@ -719,6 +743,7 @@ static void read_tls(AmiSession *s, gboolean *got, gboolean *eof)
 		gssize n = amid_tls_read(s->tls, dst, READ_CHUNK);
 		if (n > 0) {
 			amid_parser_commit(&s->parser, (gsize)n);
+			amid_stat_add(AMID_STAT_BYTES_IN, n);
 			*got = TRUE;
 			continue;
 		}
@@ -736,6 +761,7 @@ void amid_session_feed(AmiSession *s, const char *data, gsize len)
 {
 	if (s->dead)
 		return;
+	amid_stat_add(AMID_STAT_BYTES_IN, (gint64)len);
 	amid_parser_feed(&s->parser, data, len);
 	if (s->waiting)
 		complete_wait(s); /* new input ends a WaitEvent, as on TCP */
@@ -896,6 +922,9 @@ void amid_session_login_ok(AmiSession *s, AmidConfig *c, const AmidUser *u,
 {
 	s->authenticated = TRUE;
 	amid_core_unauth_remove();
+	amid_stat_add(AMID_STAT_LOGINS_OK, 1);
+	if (s->stat_counted)
+		amid_stat_add(AMID_STAT_SESSIONS_AUTHED, 1);
 	s->auth_deadline = 0;
 	g_free(s->username);
 	s->username = g_strdup(username);
@@ -935,6 +964,7 @@ void amid_session_login_failed(AmiSession *s, const AmiMessage *m,
 {
 	g_autoptr(AmidConfig) c = amid_core_config();
 	g_autofree char *id = ami_action_id_line(m);
+	amid_stat_add(AMID_STAT_LOGINS_FAILED, 1);
 	g_free(s->fail_reply);
 	s->fail_reply = g_strdup_printf(
 		"Response: Error\r\n%sMessage: %s\r\n\r\n", id, why);

@@ -25,6 +25,8 @@ struct AmiSession {
 	guint64 id;
 	char peer[64]; /* "1.2.3.4:5678" or "[::1]:5678" */
 	char peer_addr[48]; /* the address alone, for ACLs */
+	gboolean stat_counted; /* counted in the core statistics */
+	gsize stat_queued; /* its share of AMID_STAT_QUEUED_BYTES */
 
 	/* authentication and permissions */
 	gboolean authenticated;

@@ -90,6 +90,20 @@ gboolean amid_tls_init(const AmidConfig *c, GError **error)
 	return TRUE;
 }
 
+/*
+ * Close without close_notify, so without waiting for the peer: closing
+ * with a cancelled cancellable marks the stream closed and sends nothing
+ * (its socket goes with the last reference).  Left open, the last unref
+ * would close it with a blocking close_notify.
+ */
+static void close_without_alert(GIOStream *conn)
+{
+	GCancellable *now = g_cancellable_new();
+	g_cancellable_cancel(now);
+	g_io_stream_close(conn, now, NULL);
+	g_object_unref(now);
+}
+
 /* ------------------------------------------------------------ handshake */
 
 static void handshake_free(Handshake *hs)
@@ -99,7 +113,8 @@ static void handshake_free(Handshake *hs)
 		g_source_unref(hs->timer);
 	}
 	g_clear_object(&hs->cancel);
-	/* Never handshaked: closing sends nothing and cannot block. */
+	if (hs->conn)
+		close_without_alert(hs->conn);
 	g_clear_object(&hs->conn);
 	g_clear_object(&hs->socket);
 	g_free(hs);
@@ -379,12 +394,9 @@ void amid_tls_free(AmidTls *t)
 		g_socket_set_timeout(t->socket, 1); /* belt and braces */
 		g_io_stream_close(t->conn, NULL, NULL);
 	} else {
-		GCancellable *now = g_cancellable_new();
-		g_cancellable_cancel(now);
-		g_io_stream_close(t->conn, now, NULL);
-		g_object_unref(now);
-		g_socket_close(t->socket, NULL);
+		close_without_alert(t->conn);
 	}
+	g_socket_close(t->socket, NULL); /* at once, whatever happened */
 	g_object_unref(t->conn);
 	g_object_unref(t->socket);
 	g_free(t);

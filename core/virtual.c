@@ -162,6 +162,7 @@ void amid_virtual_output(AmiSession *s)
 	GString *all = g_string_sized_new(n);
 	amid_outqueue_drain_to(q, all);
 	gsize len = all->len;
+	amid_stat_add(AMID_STAT_BYTES_OUT, (gint64)len);
 	g_autoptr(GBytes) b = g_bytes_new_take(g_string_free(all, FALSE), len);
 	s->virt->sink.output(s->virt, b, s->virt->user_data);
 }

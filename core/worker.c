@@ -105,9 +105,13 @@ static void fan_out(AmidWorker *w, int category, GBytes *data)
 	for (guint i = 0; i < w->authed->len; i++) {
 		AmiSession *s = w->authed->pdata[i];
 		if (s->dead ||
-		    (amid_session_effective_mask(s) & category) != category ||
-		    !amid_session_filter_allows(s, data))
+		    (amid_session_effective_mask(s) & category) != category)
 			continue;
+		if (!amid_session_filter_allows(s, data)) {
+			amid_stat_add(AMID_STAT_EVENTS_FILTERED, 1);
+			continue;
+		}
+		amid_stat_add(AMID_STAT_EVENTS_DELIVERED, 1);
 		amid_session_queue(s, data);
 		if (s->waiting)
 			amid_session_event_delivered(s);

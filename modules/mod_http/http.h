@@ -52,6 +52,8 @@ typedef struct {
 void http_settings_free(HttpSettings *s);
 
 /* ---------------------------------------------------------- formats */
+/** A new array of HttpParam* that frees them. */
+GPtrArray *http_params_new(void);
 /** Parse "a=b&c=d" (form encoding: '+' is a space) into @params. */
 void http_parse_form(const char *text, GPtrArray *params);
 /** The value of the first parameter named @name (case-insensitive), or NULL. */

@@ -6,6 +6,7 @@
  * always answers a request with exactly one reply.  Uses only the SDK.
  */
 #include <errno.h>
+#include <string.h>
 
 #include <glib.h>
 
@@ -153,10 +154,19 @@ static void unregister_actions(size_t n)
 static AmiModuleLoadResult load_module(AmiModule *self)
 {
 	for (size_t i = 0; i < G_N_ELEMENTS(actions); i++) {
-		if (ami_manager_register2(actions[i].name, actions[i].authority,
-					  actions[i].handler, AMI_MODULE_SELF,
-					  actions[i].synopsis,
-					  actions[i].description) != 0) {
+		/* ModuleLoad may wait: a module's unload can need the I/O
+		 * workers (mod_http waits for its sessions to close), so it
+		 * runs on the blocking pool, never on a worker. */
+		guint flags = !strcmp(actions[i].name, "ModuleLoad")
+				      ? AMI_ACTION_BLOCKING
+				      : 0;
+		if (ami_manager_register_flags(actions[i].name,
+					       actions[i].authority,
+					       actions[i].handler,
+					       AMI_MODULE_SELF,
+					       actions[i].synopsis,
+					       actions[i].description,
+					       flags) != 0) {
 			unregister_actions(i);
 			return AMI_MODULE_LOAD_FAILURE;
 		}

@@ -314,6 +314,35 @@ class TestTlsSession(TlsTestCase):
             proc.stdout.close()
 
 
+class TestTlsSlowReader(TlsTestCase):
+    """A TLS client that stops reading is dropped without stalling its worker."""
+
+    tls_general = {"writetimeout": 300, "workers": 1}
+
+    def test_stalled_reader_dropped_others_served(self):
+        stuck = self.tls_logged_in(events="user", rcvbuf=4096)
+        bystander = self.tls_logged_in(events="off")
+        sender = self.logged_in(events="off")
+        log_start = len(self.server.log_text())
+        blob = b"".join(b"Action: UserEvent\r\nUserEvent: Flood\r\nPad: %s\r\n\r\n" % (b"f" * 2000)
+                        for _ in range(3000))
+        sender.sock.sendall(blob)  # 6 MiB for a client that reads nothing
+        self.server.wait_for_log(r"(did not read for \d+ ms \(writetimeout\)|output queue over)",
+                                 timeout=10, start=log_start)
+        # One worker: it was not blocked by the dropped client's close.
+        started = time.monotonic()
+        self.assertPingWorks(bystander)
+        reply, _ = sender.ping("after")  # past its 3,000 "Event Sent" replies
+        self.assertRegex(reply.raw, PING_RE)
+        self.assertLess(time.monotonic() - started, scaled(2))
+        stuck.sock.settimeout(scaled(5))
+        try:
+            while stuck.sock.recv(65536):
+                pass
+        except (ssl.SSLError, ConnectionError):
+            pass  # dropped: end of stream, possibly without close_notify
+
+
 class TestTlsDeadlines(TlsTestCase):
     """authtimeout bounds the handshake."""
 

@@ -197,6 +197,9 @@ typedef struct AmiActionInfo {
 	const char *synopsis; /**< "" when none */
 	const char *description; /**< "" when none */
 	const char *module; /**< owning module's name, "core" for the core */
+	/** Times the action was run since it was registered (counted when a
+	 * permitted request reaches its handler). */
+	guint64 calls;
 } AmiActionInfo;
 
 /**
@@ -403,6 +406,42 @@ AMI_API const char *ami_core_config_path(void);
  */
 AMI_API int ami_user_digest_a1(const char *username, const char *realm,
 			       char out[33]);
+/**
+ * A snapshot of the core's counters (ami_core_stats()).  Counters
+ * ("_total") only grow from start-up; the others are current values.
+ * Append-only: new fields go at the end, and @size tells which exist.
+ */
+typedef struct AmiCoreStats {
+	/** Set by the caller to sizeof(AmiCoreStats); the core fills only
+	 * the fields that fit, and sets it to the size it filled. */
+	guint32 size;
+	guint32 modules_loaded; /**< modules loaded now */
+	guint64 sessions_opened_total; /**< TCP, TLS and virtual sessions */
+	guint64 sessions_closed_total;
+	guint64 sessions_current; /**< open now */
+	guint64 sessions_authenticated; /**< logged in now */
+	guint64 logins_ok_total;
+	guint64 logins_failed_total; /**< failed Login (any reason) */
+	guint64 actions_total; /**< requests that reached a handler */
+	guint64 actions_denied_total; /**< refused: Permission denied */
+	guint64 actions_unknown_total; /**< Invalid/unknown command */
+	guint64 events_emitted_total; /**< events raised (formatted once) */
+	guint64 events_delivered_total; /**< queued to a session */
+	guint64 events_filtered_total; /**< kept from a session by its filters */
+	guint64 events_dropped_total; /**< lost: the session's queue overflowed */
+	guint64 bytes_in_total; /**< request bytes read from clients */
+	guint64 bytes_out_total; /**< bytes written to clients (and sinks) */
+	guint64 queued_bytes; /**< output waiting in session queues now */
+} AmiCoreStats;
+
+/**
+ * Fill @out (whose `size` the caller set) with the current counters.
+ * Per-action counts come with ami_manager_foreach_action() (`calls`).
+ * Returns 0, or -EINVAL for NULL or a size below the first fields.
+ * Thread safe; lock-free counters, so the values are each exact but not
+ * one atomic picture.
+ */
+AMI_API int ami_core_stats(AmiCoreStats *out);
 /** Start-up time, µs since the epoch (g_get_real_time() units). */
 AMI_API gint64 ami_core_startup_time(void);
 /** Time of the last configuration reload, µs since the epoch. */
