@@ -81,6 +81,7 @@ general = {
   authlimit = 20000;          # the idle test logs in 10,000 sessions at once
   displayconnects = false;
   queuelimit = 67108864;      # 64 MiB: the burst (30 MB of events) fits
+  controlsocket = "";         # no CLI socket for benchmark daemons
 };
 modules = {
   directory = "$MODDIR";

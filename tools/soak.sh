@@ -20,7 +20,7 @@ tmp=$(mktemp -d)
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat > "$tmp/amid.conf" <<CONF
 general = { bindaddr = "127.0.0.1"; port = $port; displayconnects = false;
-            authlimit = 1000; writetimeout = 2000; };
+            authlimit = 1000; writetimeout = 2000; controlsocket = ""; };
 modules = { load = [ "mod_core.so", "mod_modules.so" ]; };
 users = ( { username = "admin"; secret = "amp111"; read = "all"; write = "all"; } );
 CONF
