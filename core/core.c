@@ -13,6 +13,9 @@ static GMutex lock;
 static AmidConfig *current;
 static gint timestampevents;
 static gint debug_on;
+static char *listen_bindaddr; /* what the listeners were opened with */
+static int listen_port = -1;
+static const char *system_name = ""; /* interned; read without the lock */
 static gint64 startup_time;
 static gint64 reload_time;
 static gint booted;
@@ -24,8 +27,14 @@ void amid_core_set_config(AmidConfig *c)
 	g_mutex_lock(&lock);
 	AmidConfig *old = current;
 	current = c ? amid_config_ref(c) : NULL;
+	if (c && listen_port < 0) {
+		listen_bindaddr = g_strdup(c->bindaddr);
+		listen_port = c->port;
+	}
 	g_atomic_int_set(&timestampevents, c ? c->timestampevents : 0);
 	g_atomic_int_set(&debug_on, c ? c->debug : 0);
+	g_atomic_pointer_set(&system_name,
+			     g_intern_string(c ? c->systemname : ""));
 	reload_time = g_get_real_time();
 	g_mutex_unlock(&lock);
 	if (old)
@@ -171,8 +180,7 @@ AMI_API const char *ami_core_version(void)
 
 AMI_API const char *ami_core_system_name(void)
 {
-	g_autoptr(AmidConfig) c = amid_core_config();
-	return g_intern_string(c ? c->systemname : "");
+	return g_atomic_pointer_get(&system_name);
 }
 
 gint64 amid_stats[AMID_STAT_N];
@@ -274,7 +282,7 @@ AMI_API int ami_core_reload_config(char **error_out)
 			*error_out = g_strdup(error->message);
 		return -EINVAL;
 	}
-	if (g_strcmp0(c->bindaddr, old->bindaddr) || c->port != old->port)
+	if (g_strcmp0(c->bindaddr, listen_bindaddr) || c->port != listen_port)
 		g_warning("Reload: bindaddr/port changes take effect at the "
 			  "next start");
 	amid_core_set_config(c);

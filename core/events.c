@@ -39,6 +39,9 @@ static GString *event_start(int category, const char *event)
 		g_string_append_printf(text, "SequenceNumber: %" G_GINT64_FORMAT "\r\n",
 				       (gint64)g_atomic_pointer_add(&sequence, 1));
 	}
+	const char *system = ami_core_system_name();
+	if (*system) /* as Asterisk 12+: every event names its system */
+		g_string_append_printf(text, "SystemName: %s\r\n", system);
 	return text;
 }
 

@@ -140,6 +140,9 @@ int main(int argc, char **argv)
 
 	g_main_loop_run(loop);
 
+	/* As Asterisk: sessions that read `system` learn why they close. */
+	ami_manager_event(AMI_EVENT_FLAG_SYSTEM, "Shutdown",
+			  "Shutdown: Cleanly\r\nRestart: False\r\n");
 	amid_control_stop();
 	amid_core_set_main_loop(NULL);
 	amid_workers_stop();

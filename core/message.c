@@ -287,7 +287,7 @@ AmidParseResult amid_parser_next(AmidParser *p, AmiMessage **out)
 			*out = p->msg;
 			return AMID_PARSE_MESSAGE;
 		}
-		note_garbage(p, len);
+		note_garbage(p, raw); /* the whole line, terminator included */
 		amid_message_add_line(p->msg, start, len);
 		if (p->garbage > AMID_MAX_GARBAGE)
 			return AMID_PARSE_ABUSE;

@@ -74,6 +74,31 @@ static int open_listener(const struct addrinfo *ai, GError **error,
  * @option names the setting in errors; the port bound is stored in
  * *@bound.
  */
+/*
+ * SO_REUSEPORT would let us share a port with another process of the same
+ * user (a second amid): probe with a plain socket first, which fails with
+ * EADDRINUSE when anything listens there already.
+ */
+static gboolean port_free(const struct addrinfo *ai, const char *where,
+			  GError **error)
+{
+	int one = 1, zero = 0;
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return TRUE; /* the real attempt reports the problem */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ai->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	gboolean ok = bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
+		      errno != EADDRINUSE;
+	if (!ok)
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+			    "cannot listen on %s: %s", where,
+			    g_strerror(EADDRINUSE));
+	close(fd);
+	return ok;
+}
+
 static int *listen_all(const char *bindaddr, int portnum, const char *option,
 		       gboolean tls, int *bound, GError **error)
 {
@@ -92,6 +117,10 @@ static int *listen_all(const char *bindaddr, int portnum, const char *option,
 	}
 	g_autofree char *where = g_strdup_printf("%s port %d", bindaddr,
 						 portnum);
+	if (portnum != 0 && !port_free(res, where, error)) {
+		freeaddrinfo(res);
+		return NULL;
+	}
 	guint n = amid_workers_count();
 	int *fds = g_new(int, n);
 	guint opened = 0;

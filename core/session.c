@@ -468,6 +468,7 @@ static gboolean is_auth_action(const char *action)
 }
 
 static void process_input(AmiSession *s);
+static void finish_after_eof(AmiSession *s);
 
 static void end_action(AmiSession *s, int ret)
 {
@@ -553,6 +554,7 @@ void amid_session_job_done(AmiSession *s, int ret)
 	if (!s->closing)
 		s->paused = FALSE;
 	process_input(s);
+	finish_after_eof(s);
 	if (!s->dead)
 		amid_worker_update_epoll(s->worker, s);
 }
@@ -669,6 +671,7 @@ static void complete_wait(AmiSession *s)
 	g_clear_pointer(&s->wait_idline, g_free);
 	s->paused = FALSE;
 	process_input(s);
+	finish_after_eof(s);
 }
 
 void amid_session_event_delivered(AmiSession *s)
@@ -684,20 +687,35 @@ void amid_session_event_delivered(AmiSession *s)
  * still waits for its delay.  A session busy with a blocking action or a
  * WaitEvent closes at once.
  */
-static void on_peer_eof(AmiSession *s)
+/*
+ * After the client half-closed: once nothing is running (no blocking
+ * action, no WaitEvent) and all it sent has been answered, write the
+ * output out and close.
+ */
+static void finish_after_eof(AmiSession *s)
 {
-	/* A second EOF comes only with EPOLLHUP/EPOLLERR: the connection is
-	 * gone both ways, nothing more can be written. */
-	if (s->peer_eof || (!s->fail_at && (s->busy || s->waiting))) {
-		amid_session_close(s, "peer closed");
+	if (!s->peer_eof || s->dead || s->busy || s->waiting)
 		return;
-	}
-	s->peer_eof = TRUE;
 	s->closing = TRUE;
 	s->paused = TRUE;
 	if (!s->fail_at)
 		amid_worker_mark_dirty(s->worker, s); /* flushed, then closed */
+	amid_worker_update_epoll(s->worker, s);
+}
+
+static void on_peer_eof(AmiSession *s)
+{
+	/* A second EOF comes only with EPOLLHUP/EPOLLERR: the connection is
+	 * gone both ways, nothing more can be written. */
+	if (s->peer_eof) {
+		amid_session_close(s, "peer closed");
+		return;
+	}
+	s->peer_eof = TRUE;
 	amid_worker_update_epoll(s->worker, s); /* no EPOLLIN any more */
+	if (s->waiting && !s->fail_at)
+		complete_wait(s); /* the end of input ends a WaitEvent too */
+	finish_after_eof(s);
 }
 
 static inline void read_plain(AmiSession *s, gboolean *got, gboolean *eof)

@@ -136,8 +136,11 @@ static void close_all(AmidWorker *w)
 	GHashTableIter it;
 	gpointer key;
 	g_hash_table_iter_init(&it, w->sessions);
-	while (g_hash_table_iter_next(&it, &key, NULL))
+	while (g_hash_table_iter_next(&it, &key, NULL)) {
+		/* One last write without waiting (the Shutdown event). */
+		amid_session_flush(key);
 		amid_session_close(key, "shutdown");
+	}
 }
 
 void amid_worker_adopt(AmidWorker *w, AmiSession *s)
@@ -382,7 +385,7 @@ void amid_worker_update_epoll(AmidWorker *w, AmiSession *s)
 	gboolean input_full =
 		s->paused &&
 		amid_parser_pending(&s->parser) > 2 * AMID_MAX_MESSAGE;
-	if (!s->closing && !input_full)
+	if (!s->closing && !s->peer_eof && !input_full)
 		want |= EPOLLIN;
 	/* Only a flush that hit a full socket waits for EPOLLOUT; output
 	 * queued this pass is written at its end without asking epoll. */

@@ -82,6 +82,8 @@ general = {
   displayconnects = false;
   queuelimit = 67108864;      # 64 MiB: the burst (30 MB of events) fits
   controlsocket = "";         # no CLI socket for benchmark daemons
+  workers = 1;                # amibench runs on the same 2 cores, and the
+                              # floor it is compared with is single-threaded
 };
 modules = {
   directory = "$MODDIR";

@@ -66,6 +66,14 @@ static void do_reload(AmiSession *s, const AmiMessage *m, const char *name)
 	int rc;
 
 	if (!*name) {
+		/* Everything, as Asterisk's ast_module_reload(NULL): the
+		 * configuration file too. */
+		g_autofree char *why = NULL;
+		if (ami_core_reload_config(&why) != 0) {
+			ami_send_error_va(s, m, "Configuration not reloaded: %s",
+					  why);
+			return;
+		}
 		ami_module_reload(NULL);
 		ami_send_ack(s, m, "All modules reloaded");
 		return;
