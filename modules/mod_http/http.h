@@ -45,6 +45,10 @@ typedef struct {
 	int max_events; /* per-session WaitEvent queue, events */
 	gsize max_event_bytes; /* … and bytes */
 	char *realm; /* digest realm: systemname or "asterisk" */
+	gboolean tlsenable; /* also serve HTTPS (http.tlsenable) */
+	int tlsport; /* http.tlsport, default 8089 as Asterisk's http.conf */
+	char *tlscertfile; /* PEM certificate (and key when no tlsprivatekey) */
+	char *tlsprivatekey;
 	GPtrArray *metrics_permit; /* char* "addr/mask" or "addr/bits" */
 	GPtrArray *metrics_deny;
 } HttpSettings;

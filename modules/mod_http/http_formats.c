@@ -296,6 +296,8 @@ void http_settings_free(HttpSettings *s)
 	if (!s)
 		return;
 	g_free(s->bindaddr);
+	g_free(s->tlscertfile);
+	g_free(s->tlsprivatekey);
 	g_free(s->prefix);
 	g_free(s->realm);
 	if (s->metrics_permit)

@@ -63,6 +63,8 @@ static HttpSettings *read_settings(void)
 	st->max_sessions = 1000;
 	st->max_events = 1000;
 	st->max_event_bytes = 1024 * 1024;
+	st->tlsport = 8089;
+	st->tlscertfile = g_strdup("/etc/amid/amid.pem");
 	const char *sysname = ami_core_system_name();
 	st->realm = g_strdup(sysname && *sysname ? sysname : "asterisk");
 
@@ -97,6 +99,19 @@ static HttpSettings *read_settings(void)
 			gsize l = strlen(p);
 			while (l && p[l - 1] == '/')
 				p[--l] = '\0';
+		}
+		if (config_lookup_bool(&cf, "http.tlsenable", &b))
+			st->tlsenable = b;
+		if (config_lookup_int(&cf, "http.tlsport", &n) && n > 0 &&
+		    n < 65536)
+			st->tlsport = n;
+		if (config_lookup_string(&cf, "http.tlscertfile", &s)) {
+			g_free(st->tlscertfile);
+			st->tlscertfile = g_strdup(s);
+		}
+		if (config_lookup_string(&cf, "http.tlsprivatekey", &s)) {
+			g_free(st->tlsprivatekey);
+			st->tlsprivatekey = g_strdup(s);
 		}
 		if (config_lookup_int(&cf, "http.max_sessions", &n) && n > 0)
 			st->max_sessions = n;
@@ -364,6 +379,31 @@ static gboolean expire_tick(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+/* HTTPS beside HTTP (http.tlsenable): same handlers, GIO's TLS. */
+static gboolean listen_https(const HttpSettings *st)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GTlsCertificate) cert = g_tls_certificate_new_from_files(
+		st->tlscertfile,
+		st->tlsprivatekey ? st->tlsprivatekey : st->tlscertfile, &error);
+	if (!cert) {
+		g_warning("http.tlscertfile %s: %s", st->tlscertfile,
+			  error->message);
+		return FALSE;
+	}
+	soup_server_set_tls_certificate(server, cert);
+	g_autoptr(GInetAddress) ia = g_inet_address_new_from_string(st->bindaddr);
+	g_autoptr(GSocketAddress) sa =
+		g_inet_socket_address_new(ia, (guint16)st->tlsport);
+	if (!soup_server_listen(server, sa, SOUP_SERVER_LISTEN_HTTPS, &error)) {
+		g_warning("cannot listen (HTTPS) on %s port %d: %s",
+			  st->bindaddr, st->tlsport, error->message);
+		return FALSE;
+	}
+	g_message("AMI over HTTPS on %s port %d", st->bindaddr, st->tlsport);
+	return TRUE;
+}
+
 static gpointer server_thread(gpointer data)
 {
 	HttpSettings *st = data;
@@ -401,6 +441,8 @@ static gpointer server_thread(gpointer data)
 			g_warning("cannot listen on %s port %d: %s",
 				  st->bindaddr, st->port, error->message);
 	}
+	if (ok && st->tlsenable)
+		ok = listen_https(st);
 	GSource *tick = NULL;
 	if (ok) {
 		tick = g_timeout_source_new_seconds(1);
@@ -522,6 +564,9 @@ static int unload_module(AmiModule *self)
 static gboolean same_listener(const HttpSettings *a, const HttpSettings *b)
 {
 	return a->enabled == b->enabled && a->port == b->port &&
+	       a->tlsenable == b->tlsenable && a->tlsport == b->tlsport &&
+	       !g_strcmp0(a->tlscertfile, b->tlscertfile) &&
+	       !g_strcmp0(a->tlsprivatekey, b->tlsprivatekey) &&
 	       !strcmp(a->bindaddr, b->bindaddr) &&
 	       !strcmp(a->prefix, b->prefix) && !strcmp(a->realm, b->realm);
 }

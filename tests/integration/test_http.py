@@ -426,3 +426,60 @@ class TestHttpBrowser(HttpTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestHttps(HttpTestCase):
+    """http.tlsenable: the same endpoints over HTTPS on http.tlsport."""
+
+    @classmethod
+    def setUpClass(cls):
+        import shutil
+        import subprocess
+        import tempfile
+        cls._certdir = None
+        if shutil.which("openssl") is None:
+            cls.http_extra = ""
+            cls._no_openssl = True
+        else:
+            cls._no_openssl = False
+            cls._certdir = tempfile.mkdtemp(prefix="amid-https-")
+            cls.cert = os.path.join(cls._certdir, "cert.pem")
+            cls.key = os.path.join(cls._certdir, "key.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                            "-days", "1", "-subj", "/CN=localhost", "-keyout", cls.key,
+                            "-out", cls.cert], check=True, capture_output=True)
+            cls.https_port = free_port()
+            cls.http_extra = ('tlsenable = true; tlsport = %d; tlscertfile = "%s"; '
+                              'tlsprivatekey = "%s";' % (cls.https_port, cls.cert, cls.key))
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        import shutil
+        super().tearDownClass()
+        if cls._certdir:
+            shutil.rmtree(cls._certdir, ignore_errors=True)
+
+    def test_login_and_ping_over_https(self):
+        if self._no_openssl:
+            self.skipTest("openssl is not installed: cannot make a test certificate")
+        import ssl
+        context = ssl.create_default_context(cafile=self.cert)
+        context.check_hostname = False
+        self.server.wait_for_log(r"AMI over HTTPS on 127\.0\.0\.1 port %d" % self.https_port)
+        conn = http.client.HTTPSConnection(HOST, self.https_port, context=context,
+                                           timeout=scaled(10))
+        conn.request("GET", "/rawman?action=login&username=admin&secret=amp111")
+        r = conn.getresponse()
+        body = r.read()
+        self.assertEqual(r.status, 200)
+        self.assertEqual(body, success(None, "Authentication accepted"))
+        cookie = self.cookie_of(r.headers)
+        conn.request("GET", "/rawman?action=ping",
+                     headers={"Cookie": 'mansession_id="%s"' % cookie})
+        r = conn.getresponse()
+        self.assertIn(b"Ping: Pong", r.read())
+        conn.close()
+        # Plain HTTP still works beside it.
+        status, _, _ = self.request("/rawman?action=ping")
+        self.assertEqual(status, 200)
