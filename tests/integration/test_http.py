@@ -19,7 +19,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from harness import (AmidTestCase, DEFAULT_MODULES, HOST, PING_RE, free_port,
+from harness import (AmidTestCase, DEFAULT_MODULES, HOST, PING_RE, USERS, free_port,
                      scaled, success, timing_sensitive)
 
 COOKIE_RE = re.compile(r'\Amansession_id="([0-9a-f]{32})"; Version=1; Max-Age=(\d+)\Z')
@@ -483,3 +483,32 @@ class TestHttps(HttpTestCase):
         # Plain HTTP still works beside it.
         status, _, _ = self.request("/rawman?action=ping")
         self.assertEqual(status, 200)
+
+
+class TestHttpLimitsAndAcl(HttpTestCase):
+    """http.max_sessions → 503; digest login refused by the user's ACL → 403."""
+
+    http_extra = "max_sessions = 2;"
+    users = dict(USERS)
+    users["far"] = ("far", "all", "all", {"deny": ["0.0.0.0/0"], "permit": ["10.0.0.0/8"]})
+
+    def test_session_limit_503(self):
+        first = self.http_login()
+        second = self.http_login()
+        self.assertNotEqual(first, second)
+        status, _, body = self.request("/rawman?action=login&username=admin&secret=amp111")
+        self.assertEqual(status, 503, body)
+        # The existing sessions keep working.
+        status, _, body = self.request("/rawman?action=ping", cookie=first)
+        self.assertEqual(status, 200)
+        self.assertIn(b"Ping: Pong", body)
+
+    def test_digest_acl_403(self):
+        mgr = urllib.request.HTTPPasswordMgr()
+        mgr.add_password("asterisk", "http://%s:%d/" % (HOST, self.http_port), "far", "far")
+        opener = urllib.request.build_opener(urllib.request.HTTPDigestAuthHandler(mgr))
+        with self.assertRaises(urllib.error.HTTPError) as cm:
+            opener.open("http://%s:%d/arawman?action=ping" % (HOST, self.http_port),
+                        timeout=scaled(10))
+        self.assertEqual(cm.exception.code, 403)
+        self.server.wait_for_log(r"SECURITY event=FailedACL user=\"far\"")
