@@ -148,30 +148,31 @@ static inline int ast_strlen_zero(const char *s)
 	return !s || !*s;
 }
 
+/* TRUE when @s is one of @words (any case).  Internal to this header. */
+static inline int ami_compat_word_in_(const char *s, const char *const *words)
+{
+	if (ast_strlen_zero(s))
+		return 0;
+	for (; *words; words++)
+		if (!g_ascii_strcasecmp(s, *words))
+			return 1;
+	return 0;
+}
+
 /** Mirrors ast_true(): "yes", "true", "y", "t", "1", "on" (any case). */
 static inline int ast_true(const char *s)
 {
 	static const char *const words[] = {"yes", "true", "y", "t", "1",
-					    "on"};
-	if (ast_strlen_zero(s))
-		return 0;
-	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		if (!g_ascii_strcasecmp(s, words[i]))
-			return -1;
-	return 0;
+					    "on", NULL};
+	return ami_compat_word_in_(s, words) ? -1 : 0;
 }
 
 /** Mirrors ast_false(): "no", "false", "n", "f", "0", "off" (any case). */
 static inline int ast_false(const char *s)
 {
 	static const char *const words[] = {"no", "false", "n", "f", "0",
-					    "off"};
-	if (ast_strlen_zero(s))
-		return 0;
-	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		if (!g_ascii_strcasecmp(s, words[i]))
-			return -1;
-	return 0;
+					    "off", NULL};
+	return ami_compat_word_in_(s, words) ? -1 : 0;
 }
 
 /*
