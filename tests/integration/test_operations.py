@@ -269,6 +269,25 @@ class TestAllowMultipleLoginPerUser(OperationsCase):
 
     users = dict(USERS, single=("pw", "all", "all", {"allowmultiplelogin": False}))
 
+    def setUp(self):
+        """The previous test's sessions were closed by the client side; wait
+        until the server has seen those closes (it releases the login then),
+        so each test starts with no session of ``single``."""
+        super().setUp()
+        deadline = time.monotonic() + harness.scaled(5)
+        while True:
+            probe = self.connect()
+            reply = self.try_login(probe, "single", "pw", "probe")
+            if reply.get("Message") == "Authentication accepted":
+                # Log off and wait for the close: the login is released then.
+                probe.send([("Action", "Logoff")])
+                probe.read_message()
+                probe.expect_closed()
+                return
+            probe.close()
+            self.assertLess(time.monotonic(), deadline, "a session of 'single' stays logged in")
+            time.sleep(0.05)
+
     def test_second_login_refused_then_closed(self):
         """A second concurrent login: ``Login Already In Use`` (delayed), then close."""
         first = self.login_ok("single", "pw")
