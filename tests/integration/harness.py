@@ -762,6 +762,8 @@ class AmidTestCase(unittest.TestCase):
     test_modules = False
     #: Raw libconfig text appended to the configuration.
     extra_config = ""
+    #: Extra environment of this class's daemon (None removes a variable).
+    daemon_env = {}
 
     server = None
     _skip_reason = None
@@ -780,7 +782,7 @@ class AmidTestCase(unittest.TestCase):
             return
         cls.server = AmidServer(general=cls.general, users=cls.users, load=cls.load,
                                 modules=cls.modules, test_modules=cls.test_modules,
-                                extra_config=cls.extra_config)
+                                extra_config=cls.extra_config, env=cls.daemon_env)
         try:
             cls.server.start()
         except RuntimeError as e:
