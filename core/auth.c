@@ -10,6 +10,13 @@
 #include <string.h>
 #include <sys/random.h>
 
+gboolean amid_auth_is_auth_action(const char *action)
+{
+	return !g_ascii_strcasecmp(action, "Login") ||
+	       !g_ascii_strcasecmp(action, "Logoff") ||
+	       !g_ascii_strcasecmp(action, "Challenge");
+}
+
 gboolean amid_auth_equal(const char *a, const char *b)
 {
 	gsize la = strlen(a), lb = strlen(b);

@@ -28,6 +28,9 @@ void amid_auth_note_failure(const char *addr);
 /** Is @addr banned now?  (Always FALSE with authfailban = 0.) */
 gboolean amid_auth_banned(const char *addr);
 
+/** Login, Logoff or Challenge (any case): the actions allowed before login. */
+gboolean amid_auth_is_auth_action(const char *action);
+
 /** Constant-time string equality. */
 gboolean amid_auth_equal(const char *a, const char *b);
 

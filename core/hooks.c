@@ -5,6 +5,7 @@
  */
 #include "hooks.h"
 #include "actions.h"
+#include "auth.h"
 #include "loader.h"
 #include "message.h"
 #include "session.h"
@@ -130,13 +131,6 @@ void amid_hooks_call(int category, const char *event, const char *text)
 		g_free(list);
 }
 
-static gboolean is_auth_action(const char *a)
-{
-	return !g_ascii_strcasecmp(a, "Login") ||
-	       !g_ascii_strcasecmp(a, "Logoff") ||
-	       !g_ascii_strcasecmp(a, "Challenge");
-}
-
 AMI_API int ami_hook_send_action(AmiHook *hook, const char *msg)
 {
 	if (!hook || !msg)
@@ -145,7 +139,7 @@ AMI_API int ami_hook_send_action(AmiHook *hook, const char *msg)
 	const char *action = amid_message_action(m);
 	if (!*action)
 		return -EINVAL;
-	if (is_auth_action(action))
+	if (amid_auth_is_auth_action(action))
 		return -EPERM;
 
 	AmidAction *a = NULL;

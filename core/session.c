@@ -460,13 +460,6 @@ AMI_API void ami_session_set_event_mask(AmiSession *s, int mask)
 
 /* ------------------------------------------------------------- dispatch */
 
-static gboolean is_auth_action(const char *action)
-{
-	return !g_ascii_strcasecmp(action, "Login") ||
-	       !g_ascii_strcasecmp(action, "Logoff") ||
-	       !g_ascii_strcasecmp(action, "Challenge");
-}
-
 static void process_input(AmiSession *s);
 static void finish_after_eof(AmiSession *s);
 
@@ -598,7 +591,7 @@ static void handle_message(AmiSession *s, const AmiMessage *m)
 		commit_reply(s);
 		return;
 	}
-	if (!s->authenticated && !is_auth_action(action)) {
+	if (!s->authenticated && !amid_auth_is_auth_action(action)) {
 		ami_send_error(s, m, "Permission denied");
 		commit_reply(s);
 		return;
